@@ -1,0 +1,110 @@
+package dev.jdiffusion.api;
+
+import ai.djl.ndarray.NDArray;
+import java.util.Objects;
+
+/**
+ * What one {@link Sampler#sample} call needs besides the model and the schedule: its own
+ * {@link NoiseSource} (ancestral and SDE samplers draw fresh noise only from here, so a seed
+ * reproduces a run bit for bit on the same device) and the {@link StepListener} that observes and
+ * may cancel the run.
+ *
+ * <p>A context belongs to one call: its noise source advances as the sampler draws from it.
+ * It is not thread-safe; create one per request.
+ */
+public final class SamplingContext {
+
+    private final NoiseSource noise;
+    private final StepListener listener;
+
+    private SamplingContext(NoiseSource noise, StepListener listener) {
+        this.noise = Objects.requireNonNull(noise, "noise");
+        this.listener = Objects.requireNonNull(listener, "listener");
+    }
+
+    /**
+     * A context with PyTorch-compatible noise for a seed and no listener.
+     *
+     * @param seed the seed of the noise source
+     * @return a new context
+     */
+    public static SamplingContext seeded(long seed) {
+        return new SamplingContext(NoiseSource.seeded(seed), StepListener.NONE);
+    }
+
+    /**
+     * A context from its parts.
+     *
+     * @param noise the noise source, used by this call only
+     * @param listener the step listener
+     * @return a new context
+     */
+    public static SamplingContext of(NoiseSource noise, StepListener listener) {
+        return new SamplingContext(noise, listener);
+    }
+
+    /**
+     * The same noise source with another listener.
+     *
+     * @param newListener the listener to use
+     * @return a new context sharing this context's noise source
+     */
+    public SamplingContext withListener(StepListener newListener) {
+        return new SamplingContext(noise, newListener);
+    }
+
+    /**
+     * The noise source of this call.
+     *
+     * @return the noise source
+     */
+    public NoiseSource noise() {
+        return noise;
+    }
+
+    /**
+     * The step listener of this call.
+     *
+     * @return the listener
+     */
+    public StepListener listener() {
+        return listener;
+    }
+
+    /**
+     * Draws standard normal noise shaped like {@code x}, on the manager, device and data type of
+     * {@code x}.
+     *
+     * @param x the array whose shape, manager and data type the noise takes
+     * @return fresh N(0, 1) noise
+     */
+    public NDArray noiseLike(NDArray x) {
+        NDArray n = noise.randn(x.getManager(), x.getShape());
+        if (n.getDataType() != x.getDataType()) {
+            NDArray converted = n.toType(x.getDataType(), false);
+            n.close();
+            return converted;
+        }
+        return n;
+    }
+
+    /**
+     * Reports a finished step to the listener; samplers call this once per step.
+     *
+     * @param stepIndex the zero-based step index
+     * @param totalSteps the number of steps of the run
+     * @param sigma the noise level the step started from
+     * @param sigmaNext the noise level the step reached
+     * @param x the new sample
+     * @param denoised the step's x₀ estimate
+     * @throws GenerationCancelledException if the listener cancels the run
+     */
+    public void reportStep(
+            int stepIndex, int totalSteps, float sigma, float sigmaNext, NDArray x,
+            NDArray denoised) {
+        StepEvent event = new StepEvent(stepIndex, totalSteps, sigma, sigmaNext, x, denoised);
+        if (!listener.onStep(event)) {
+            throw new GenerationCancelledException(stepIndex);
+        }
+    }
+}
