@@ -115,4 +115,18 @@ class NormsTest {
             assertThat((double) v[3]).isCloseTo(1.5 / sd, within(1e-5));
         }
     }
+
+    @Test
+    void embeddingLooksUpRows() {
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+            Embedding e = new Embedding(3, 2);
+            e.initialize(m, DataType.FLOAT32, new Shape(2, 2));
+            ParameterNames.of(e).get("weight").getArray().set(new float[] {0, 1, 10, 11, 20, 21});
+            NDArray y = e.forward(new ParameterStore(m, false),
+                    new NDList(m.create(new int[] {2, 0, 1, 1}, new Shape(2, 2))), false)
+                    .singletonOrThrow();
+            assertThat(y.getShape()).isEqualTo(new Shape(2, 2, 2));
+            assertThat(y.toFloatArray()).containsExactly(20, 21, 0, 1, 10, 11, 10, 11);
+        }
+    }
 }
