@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
@@ -33,6 +34,9 @@ import java.util.Arrays;
  * dev.jdiffusion.djl.nn.ParameterNames}) and have their shapes before initialization. The
  * {@code text_model.embeddings.position_ids} buffer some checkpoints contain is not a parameter:
  * positions are always 0..T−1, so loaders should skip that key.
+ *
+ * <p>Memory: every array of a forward call, result included, belongs to the manager of the
+ * input ids (none is left in the parameters' manager); call it in a sub-manager.
  *
  * <p>Thread-safety: after its weights are set, concurrent forward calls are safe as long as
  * each uses its own {@link ParameterStore} and managers; the block holds no per-call state.
@@ -299,7 +303,15 @@ public final class ClipTextModel extends AbstractBlock {
                         + ", got " + clipSkip);
             }
             int t = (int) s.get(1);
-            NDArray x = embeddings.apply(ps, ids, training); // (N, T, D)
+            NDArray x;
+            try (NDScope scope = new NDScope()) {
+                // The embedding lookup is an op on the weight, so its results would belong to
+                // the model's manager and outlive the call: keep only the sum, owned by the
+                // caller. Every later op runs on x and stays in the caller's manager.
+                x = embeddings.apply(ps, ids, training); // (N, T, D)
+                NDScope.unregister(x);
+            }
+            x.attach(ids.getManager());
             NDArray mask = causalMask(x.getManager(), t).toDevice(x.getDevice(), false)
                     .toType(x.getDataType(), false); // (T, T)
             for (int i = 0; i < all.length - clipSkip; i++) {
