@@ -246,6 +246,8 @@ public final class BpeTrainer {
         /**
          * Copies the lists.
          *
+         * @param tokens the vocabulary in id order
+         * @param merges the merges in rank order, each "left right"
          * @throws IllegalArgumentException if a merge is not two space-separated symbols
          */
         public Vocabulary {

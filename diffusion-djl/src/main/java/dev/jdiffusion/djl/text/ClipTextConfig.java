@@ -12,8 +12,9 @@ import java.util.OptionalInt;
 
 /**
  * The shape of a CLIP text encoder, as in transformers' {@code text_encoder/config.json}.
- * Immutable; the constructor validates and rejects sizes that could not be a real model before
- * anything is allocated.
+ * Immutable; the constructor throws {@link IllegalArgumentException} for a size that is not
+ * positive or could not be a real model (over 20 billion parameters, before anything is
+ * allocated), heads that do not divide the width, or an unknown activation.
  *
  * @param vocabSize {@code vocab_size}, the number of token ids (49408 for CLIP)
  * @param hiddenSize {@code hidden_size}, the embedding width D
@@ -40,6 +41,15 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
     /**
      * Validates the configuration.
      *
+     * @param vocabSize the number of token ids
+     * @param hiddenSize the embedding width
+     * @param intermediateSize the MLP width
+     * @param numHiddenLayers the number of layers
+     * @param numAttentionHeads the number of heads, a divisor of {@code hiddenSize}
+     * @param maxPositionEmbeddings the longest sequence
+     * @param hiddenAct {@code quick_gelu} or {@code gelu}
+     * @param layerNormEps the LayerNorm epsilon, in (0, 1)
+     * @param projectionDim the projection width, or empty ({@code null} is read as empty)
      * @throws IllegalArgumentException if a size is not positive or absurdly large, the heads
      *     do not divide the width, or the activation is unknown
      */

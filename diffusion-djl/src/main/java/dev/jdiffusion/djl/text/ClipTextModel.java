@@ -305,6 +305,7 @@ public final class ClipTextModel extends AbstractBlock {
             int t = (int) s.get(1);
             NDArray x;
             try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
                 // The embedding lookup is an op on the weight, so its results would belong to
                 // the model's manager and outlive the call: keep only the sum, owned by the
                 // caller. Every later op runs on x and stays in the caller's manager.

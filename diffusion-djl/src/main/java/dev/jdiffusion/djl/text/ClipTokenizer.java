@@ -202,7 +202,12 @@ public final class ClipTokenizer {
 
     static Map<String, Integer> readVocab(Path file) throws ModelLoadException {
         Map<String, Integer> vocab = new LinkedHashMap<>(1 << 17);
-        try (JsonParser p = new JsonFactory().createParser(file.toFile())) {
+        // 49k distinct keys: interning and canonicalising them would cost more than the parse.
+        JsonFactory json = JsonFactory.builder()
+                .disable(JsonFactory.Feature.INTERN_FIELD_NAMES)
+                .disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES)
+                .build();
+        try (JsonParser p = json.createParser(file.toFile())) {
             if (p.nextToken() != JsonToken.START_OBJECT) {
                 throw new ModelLoadException(
                         "corrupt vocab.json " + file + ": expected a JSON object token → id");
