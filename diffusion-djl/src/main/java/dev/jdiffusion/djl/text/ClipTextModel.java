@@ -17,6 +17,7 @@ import ai.djl.util.PairList;
 import dev.jdiffusion.djl.nn.Embedding;
 import dev.jdiffusion.djl.nn.LayerNorm;
 import java.util.Arrays;
+import java.util.Set;
 
 /**
  * CLIP's text transformer (transformers' {@code CLIPTextModel}) as a DJL block: token and
@@ -33,7 +34,7 @@ import java.util.Arrays;
  * ({@code text_model.encoder.layers.0.self_attn.q_proj.weight}, see {@link
  * dev.jdiffusion.djl.nn.ParameterNames}) and have their shapes before initialization. The
  * {@code text_model.embeddings.position_ids} buffer some checkpoints contain is not a parameter:
- * positions are always 0..T−1, so loaders should skip that key.
+ * positions are always 0..T−1, so loaders skip that key ({@link #BUFFER_KEYS}).
  *
  * <p>Memory: every array of a forward call, result included, belongs to the manager of the
  * input ids (none is left in the parameters' manager); call it in a sub-manager.
@@ -45,6 +46,12 @@ public final class ClipTextModel extends AbstractBlock {
 
     /** The forward parameter that selects the clip-skip layer count (an {@code Integer}). */
     public static final String CLIP_SKIP = "clip_skip";
+
+    /**
+     * Checkpoint keys that are buffers, not parameters, and are skipped when loading
+     * ({@code text_model.embeddings.position_ids}: always 0..76).
+     */
+    public static final Set<String> BUFFER_KEYS = Set.of("text_model.embeddings.position_ids");
 
     private final ClipTextConfig config;
     private final TextTransformer textModel;
