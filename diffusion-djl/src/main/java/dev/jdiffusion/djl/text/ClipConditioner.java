@@ -1,0 +1,153 @@
+package dev.jdiffusion.djl.text;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import dev.jdiffusion.api.Conditioner;
+import java.util.Arrays;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Text conditioning for Stable Diffusion: prompts → {@link ClipTokenizer} (padded/truncated to
+ * 77 tokens) → {@link ClipTextModel} → embeddings (N, 77, hidden), the last hidden state or,
+ * with {@code clipSkip} k &gt; 0, the output of the k-th layer from the end with the final
+ * LayerNorm applied (diffusers' {@code clip_skip}). A prompt longer than the tokenizer's limit
+ * is truncated and a warning naming the dropped text is logged.
+ *
+ * <p>The result is computed on the text model's device and belongs to the caller's manager; all
+ * intermediate arrays are freed before {@link #encode} returns. Thread-safe: the tokenizer and
+ * the model's weights are only read.
+ */
+public final class ClipConditioner implements Conditioner {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ClipConditioner.class);
+
+    private final ClipTokenizer tokenizer;
+    private final ClipTextModel model;
+    private final int clipSkip;
+
+    /**
+     * Joins a tokenizer and a text model.
+     *
+     * @param tokenizer the tokenizer; its {@link ClipTokenizer#maxLength()} must not exceed the
+     *     model's positions and its ids must fit the model's vocabulary
+     * @param model the text model; its weights must be set before {@link #encode} is called
+     * @param clipSkip 0 for the last layer (the default of every SD pipeline), k to skip the
+     *     last k layers
+     * @throws IllegalArgumentException if the two do not fit together or {@code clipSkip} is
+     *     out of range
+     */
+    public ClipConditioner(ClipTokenizer tokenizer, ClipTextModel model, int clipSkip) {
+        ClipTextConfig c = model.config();
+        if (tokenizer.maxLength() > c.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("the tokenizer pads to " + tokenizer.maxLength()
+                    + " tokens but the text model has only " + c.maxPositionEmbeddings()
+                    + " positions");
+        }
+        if (tokenizer.vocabSize() > c.vocabSize()) {
+            throw new IllegalArgumentException("the tokenizer has " + tokenizer.vocabSize()
+                    + " ids but the text model's vocab_size is " + c.vocabSize());
+        }
+        if (clipSkip < 0 || clipSkip >= c.numHiddenLayers()) {
+            throw new IllegalArgumentException("clipSkip must be in 0.."
+                    + (c.numHiddenLayers() - 1) + ", got " + clipSkip);
+        }
+        this.tokenizer = tokenizer;
+        this.model = model;
+        this.clipSkip = clipSkip;
+    }
+
+    /**
+     * Joins a tokenizer and a text model, using the last layer's output.
+     *
+     * @param tokenizer the tokenizer
+     * @param model the text model with its weights set
+     */
+    public ClipConditioner(ClipTokenizer tokenizer, ClipTextModel model) {
+        this(tokenizer, model, 0);
+    }
+
+    /**
+     * Encodes prompts.
+     *
+     * @param manager the manager that owns the result
+     * @param prompts one or more prompts; the empty string is the unconditional input
+     * @return {@code NDList(embeddings (N, maxLength, hidden))}, float on the model's device
+     * @throws IllegalArgumentException if {@code prompts} is empty
+     * @throws IllegalStateException if the model's weights are not set
+     */
+    @Override
+    public NDList encode(NDManager manager, List<String> prompts) {
+        if (prompts.isEmpty()) {
+            throw new IllegalArgumentException("at least one prompt is needed");
+        }
+        int n = prompts.size();
+        int t = tokenizer.maxLength();
+        int[] ids = new int[n * t];
+        for (int i = 0; i < n; i++) {
+            ClipTokenizer.Encoding e = tokenizer.encode(prompts.get(i));
+            if (e.truncated()) {
+                warnTruncated(prompts.get(i), e);
+            }
+            System.arraycopy(e.ids(), 0, ids, i * t, t);
+        }
+        try (NDManager sub = manager.newSubManager(modelDevice())) {
+            NDArray input = sub.create(ids, new Shape(n, t));
+            NDArray out = model.encode(new ParameterStore(sub, false), input, clipSkip);
+            out.attach(manager); // (N, T, D)
+            return new NDList(out);
+        }
+    }
+
+    private void warnTruncated(String prompt, ClipTokenizer.Encoding e) {
+        int[] raw = tokenizer.tokenize(prompt);
+        int keep = tokenizer.maxLength() - 2;
+        String dropped = tokenizer.decode(Arrays.copyOfRange(raw, 1 + keep, raw.length - 1));
+        LOG.warn("Prompt has {} tokens, more than the {} the text encoder takes; ignored: \"{}\"",
+                e.textTokens(), keep, dropped);
+    }
+
+    private Device modelDevice() {
+        for (Pair<String, Parameter> p : model.getParameters()) {
+            if (!p.getValue().isInitialized()) {
+                throw new IllegalStateException("the text model's weights are not set ("
+                        + p.getKey() + " is uninitialized): load or initialize them first");
+            }
+        }
+        return model.getParameters().valueAt(0).getArray().getDevice();
+    }
+
+    /**
+     * The tokenizer.
+     *
+     * @return the tokenizer given at construction
+     */
+    public ClipTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /**
+     * The text model.
+     *
+     * @return the model given at construction
+     */
+    public ClipTextModel model() {
+        return model;
+    }
+
+    /**
+     * The number of final layers skipped.
+     *
+     * @return 0 for the last hidden state
+     */
+    public int clipSkip() {
+        return clipSkip;
+    }
+}
