@@ -58,7 +58,7 @@ public final class DiffusersScheduler implements Scheduler {
             s = s.rescaledZeroTerminalSnr();
         }
         this.schedule = s;
-        this.trainSigmas = s.sigmas();
+        this.trainSigmas = float32Sigmas(s);
         this.logSigmas = new double[trainSigmas.length];
         for (int i = 0; i < trainSigmas.length; i++) {
             logSigmas[i] = Math.log(trainSigmas[i]);
@@ -66,6 +66,24 @@ public final class DiffusersScheduler implements Scheduler {
         String cls = config.className().toLowerCase(Locale.ROOT);
         this.flavour = DDIM_LIKE.contains(cls) ? Flavour.DDIM
                 : DPM_LIKE.contains(cls) ? Flavour.DPM_SOLVER : Flavour.EULER;
+    }
+
+    /**
+     * σ per training timestep computed the way diffusers does: β and 1 − β in float32, ᾱ as a
+     * float32 cumulative product (accumulated in double, as PyTorch's CPU kernel does), σ in
+     * float32; a terminal ᾱ of 0 (zero-terminal-SNR) becomes 2<sup>−24</sup>. This keeps the
+     * tables within float32 rounding of diffusers', which its reference tests are sensitive to.
+     */
+    private static double[] float32Sigmas(NoiseSchedule s) {
+        double[] betas = s.betas();
+        double[] out = new double[betas.length];
+        double prod = 1;
+        for (int i = 0; i < betas.length; i++) {
+            prod *= 1f - (float) betas[i];
+            float abar = Math.max((float) prod, 0x1.0p-24f);
+            out[i] = (float) Math.sqrt((1f - abar) / abar);
+        }
+        return out;
     }
 
     /**
