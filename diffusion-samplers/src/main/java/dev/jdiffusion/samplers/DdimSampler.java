@@ -64,6 +64,7 @@ public final class DdimSampler implements Sampler {
                         - sigmaUp * sigmaUp));
                 NDArray nx;
                 try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
                     NDArray x0 = denoiser.denoise(cur, sigma);
                     // ε̂ = (x − x̂₀)/σ;  x' = x̂₀ + σ_down·ε̂ (+ σ_up·z)
                     nx = cur.sub(x0).muli((float) (sigmaDown / sigma)).addi(x0);

@@ -64,6 +64,7 @@ public final class DdpmSampler implements Sampler {
                 double std = next * Math.sqrt(1 - keep);
                 NDArray nx;
                 try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
                     NDArray x0 = denoiser.denoise(cur, sigma);
                     nx = cur.sub(x0).muli((float) keep).addi(x0); // posterior mean
                     if (next > 0) {

@@ -11,7 +11,7 @@ import dev.jdiffusion.api.SamplingContext;
 /**
  * DPM-Solver++(2M) (Lu et al. 2022), the second-order multistep exponential integrator in
  * λ = −log σ: with h = λ' − λ and r = h<sub>prev</sub>/h,
- * <pre>x' = (σ'/σ)·x − (e<sup>−h</sup> − 1)·((1 + 1/(2r))·D<sub>i</sub> − D<sub>i−1</sub>/(2r))</pre>
+ * <pre>x' = (σ'/σ)·x − (e^(−h) − 1)·((1 + 1/(2r))·D_i − D_i−1/(2r))</pre>
  * and a first-order step (no history yet, or σ' = 0). Equals diffusers' {@code
  * DPMSolverMultistepScheduler} with {@code algorithm_type dpmsolver++}, {@code solver_order 2},
  * {@code solver_type midpoint}. Deterministic; the previous x₀ estimate is local to a call.
@@ -43,6 +43,7 @@ public final class DpmPp2mSampler implements Sampler {
                 NDArray nx;
                 NDArray denoised;
                 try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
                     denoised = denoiser.denoise(cur, sigma);
                     if (next == 0f) {
                         nx = denoised.duplicate(); // the limit h → ∞ of the first-order step

@@ -11,9 +11,9 @@ import dev.jdiffusion.api.SamplingContext;
 /**
  * SDE-DPM-Solver++(2M) (Lu et al. 2022; k-diffusion's {@code sample_dpmpp_2m_sde}, midpoint
  * variant): with h = log σ − log σ' and η the noise fraction,
- * <pre>x' = (σ'/σ)e<sup>−ηh</sup>·x + (1 − e<sup>−(1+η)h</sup>)·D<sub>i</sub>
- *      + ½(1 − e<sup>−(1+η)h</sup>)(D<sub>i</sub> − D<sub>i−1</sub>)/r
- *      + σ'·√(1 − e<sup>−2ηh</sup>)·S<sub>noise</sub>·z</pre>
+ * <pre>x' = (σ'/σ)e^(−ηh)·x + (1 − e^(−(1+η)h))·D_i
+ *      + ½(1 − e^(−(1+η)h))(D_i − D_i−1)/r
+ *      + σ'·√(1 − e^(−2ηh))·S_noise·z</pre>
  * (the correction only once a previous x₀ estimate exists), and x' = D on the final step to 0.
  * Fresh noise z comes only from {@link SamplingContext#noiseLike} (independent Gaussians rather
  * than k-diffusion's Brownian tree, which is equivalent in distribution for these steps).
@@ -65,6 +65,7 @@ public final class DpmPp2mSdeSampler implements Sampler {
                 NDArray denoised;
                 double h = 0;
                 try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
                     denoised = denoiser.denoise(cur, sigma);
                     if (next == 0f) {
                         nx = denoised.duplicate();

@@ -63,6 +63,7 @@ public final class EulerAncestralSampler implements Sampler {
                 double sigmaDown = Math.sqrt(Math.max(0, n2 - sigmaUp * sigmaUp));
                 NDArray nx;
                 try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
                     NDArray denoised = denoiser.denoise(cur, sigma);
                     // Euler step to σ_down: D + (x − D)·σ_down/σ
                     nx = cur.sub(denoised).muli((float) (sigmaDown / sigma)).addi(denoised);

@@ -70,6 +70,7 @@ public final class EulerSampler implements Sampler {
                 float sigmaHat = (float) (sigma * (gamma + 1));
                 NDArray nx;
                 try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
                     NDArray xHat = cur;
                     if (gamma > 0) {
                         double lift = Math.sqrt((double) sigmaHat * sigmaHat

@@ -69,6 +69,7 @@ public final class LmsSampler implements Sampler {
                 NDArray nx;
                 NDArray d;
                 try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
                     NDArray denoised = denoiser.denoise(cur, sigmas[i]);
                     d = cur.sub(denoised).divi(sigmas[i]);
                     slopes.addFirst(d);

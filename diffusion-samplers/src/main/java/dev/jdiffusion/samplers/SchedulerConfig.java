@@ -58,6 +58,24 @@ public record SchedulerConfig(
     /**
      * Validates the values.
      *
+     * @param className see the record description
+     * @param numTrainTimesteps see the record description
+     * @param betaStart see the record description
+     * @param betaEnd see the record description
+     * @param betaSchedule see the record description
+     * @param trainedBetas see the record description
+     * @param rescaleBetasZeroSnr see the record description
+     * @param timestepSpacing see the record description
+     * @param stepsOffset see the record description
+     * @param predictionType see the record description
+     * @param clipSample see the record description
+     * @param clipSampleRange see the record description
+     * @param setAlphaToOne see the record description
+     * @param useKarrasSigmas see the record description
+     * @param useExponentialSigmas see the record description
+     * @param sigmaMin see the record description
+     * @param sigmaMax see the record description
+     * @param finalSigmasType see the record description
      * @throws IllegalArgumentException if a value is out of range; the message names the field
      */
     public SchedulerConfig {
