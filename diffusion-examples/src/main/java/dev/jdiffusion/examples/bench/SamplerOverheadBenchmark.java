@@ -91,6 +91,7 @@ public final class SamplerOverheadBenchmark {
         for (int i = 0; i < reps + 10; i++) {
             long start = System.nanoTime();
             try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
                 ctx.noiseLike(x).close();
             }
             if (i >= 10) {
@@ -106,6 +107,7 @@ public final class SamplerOverheadBenchmark {
         for (int i = 0; i < reps; i++) {
             long start = System.nanoTime();
             try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
                 NDArray y = x.mul(0.9f);
                 y.close();
             }
