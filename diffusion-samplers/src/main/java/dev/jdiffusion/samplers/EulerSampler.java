@@ -1,0 +1,121 @@
+package dev.jdiffusion.samplers;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
+import dev.jdiffusion.api.Denoiser;
+import dev.jdiffusion.api.Sampler;
+import dev.jdiffusion.api.SamplerOptions;
+import dev.jdiffusion.api.SamplerProvider;
+import dev.jdiffusion.api.SamplingContext;
+
+/**
+ * Euler's method on the probability-flow ODE dx/dσ = (x − D(x, σ))/σ (Karras et al. 2022,
+ * algorithm 2 with its optional "churn": before a step at σ in [S<sub>tmin</sub>,
+ * S<sub>tmax</sub>] the sample is lifted to σ̂ = σ(1 + γ), γ = min(S<sub>churn</sub>/n, √2 − 1), by
+ * adding fresh noise). With churn 0 (the default) it is deterministic and equals diffusers'
+ * {@code EulerDiscreteScheduler} and DDIM with η = 0.
+ *
+ * <p>Immutable and thread-safe.
+ */
+public final class EulerSampler implements Sampler {
+
+    /** The registry name. */
+    public static final String NAME = "euler";
+
+    private final double churn;
+    private final double churnSigmaMin;
+    private final double churnSigmaMax;
+    private final double noiseScale;
+
+    /** The deterministic sampler (no churn). */
+    public EulerSampler() {
+        this(0, 0, Double.POSITIVE_INFINITY, 1);
+    }
+
+    /**
+     * A sampler with churn.
+     *
+     * @param churn S<sub>churn</sub>, ≥ 0 (0: deterministic)
+     * @param churnSigmaMin S<sub>tmin</sub>, ≥ 0
+     * @param churnSigmaMax S<sub>tmax</sub>, ≥ S<sub>tmin</sub>
+     * @param noiseScale S<sub>noise</sub>, &gt; 0
+     * @throws IllegalArgumentException if a value is out of range
+     */
+    public EulerSampler(double churn, double churnSigmaMin, double churnSigmaMax,
+            double noiseScale) {
+        this.churn = SamplerSupport.inRange("churn", churn, 0, Double.MAX_VALUE);
+        this.churnSigmaMin = SamplerSupport.inRange("churnSigmaMin", churnSigmaMin, 0,
+                Double.POSITIVE_INFINITY);
+        this.churnSigmaMax = SamplerSupport.inRange("churnSigmaMax", churnSigmaMax,
+                churnSigmaMin, Double.POSITIVE_INFINITY);
+        this.noiseScale = SamplerSupport.inRange("noiseScale", noiseScale, Double.MIN_VALUE,
+                Double.MAX_VALUE);
+    }
+
+    @Override
+    public String name() {
+        return NAME;
+    }
+
+    @Override
+    public NDArray sample(Denoiser denoiser, NDArray x, float[] sigmas, SamplingContext ctx) {
+        int steps = SamplerSupport.checkSigmas(sigmas);
+        NDArray cur = x;
+        try {
+            for (int i = 0; i < steps; i++) {
+                float sigma = sigmas[i];
+                float next = sigmas[i + 1];
+                double gamma = churn > 0 && sigma >= churnSigmaMin && sigma <= churnSigmaMax
+                        ? Math.min(churn / steps, Math.sqrt(2) - 1) : 0;
+                float sigmaHat = (float) (sigma * (gamma + 1));
+                NDArray nx;
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    NDArray xHat = cur;
+                    if (gamma > 0) {
+                        double lift = Math.sqrt((double) sigmaHat * sigmaHat
+                                - (double) sigma * sigma);
+                        xHat = cur.add(ctx.noiseLike(cur).muli((float) (noiseScale * lift)));
+                    }
+                    NDArray denoised = denoiser.denoise(xHat, sigmaHat);
+                    // x + d·(σ' − σ̂) with d = (x − D)/σ̂, written as D + (x − D)·σ'/σ̂
+                    nx = xHat.sub(denoised).muli(next / sigmaHat).addi(denoised);
+                    ctx.reportStep(i, steps, sigma, next, nx, denoised);
+                    NDScope.unregister(nx);
+                }
+                SamplerSupport.release(cur, x);
+                cur = nx;
+            }
+            return SamplerSupport.onManagerOf(cur, x);
+        } catch (RuntimeException e) {
+            SamplerSupport.release(cur, x);
+            throw e;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return NAME + (churn > 0 ? "{churn=" + churn + ", range=[" + churnSigmaMin + ", "
+                + churnSigmaMax + "], s_noise=" + noiseScale + "}" : "");
+    }
+
+    /** Service provider of {@value #NAME}: reads churn, its σ range and noiseScale. */
+    public static final class Provider implements SamplerProvider {
+
+        /** Creates the provider (used by {@link java.util.ServiceLoader}). */
+        public Provider() {}
+
+        @Override
+        public String name() {
+            return NAME;
+        }
+
+        @Override
+        public Sampler create(SamplerOptions options) {
+            return new EulerSampler(options.churn().orElse(0),
+                    options.churnSigmaMin().orElse(0),
+                    options.churnSigmaMax().orElse(Double.POSITIVE_INFINITY),
+                    options.noiseScale().orElse(1));
+        }
+    }
+}
