@@ -28,7 +28,7 @@ import java.util.Set;
  * dtypes, byte length = elements × dtype size without overflow, tensors tiling the data section
  * exactly, no duplicate names) before anything else; every failure is a {@link
  * ModelLoadException} naming the file, the tensor and the problem. Tensor data is read through
- * memory mappings of at most {@value #WINDOW} bytes at a time, so files of any size work.
+ * memory mappings of at most 256 MiB at a time, so files of any size work.
  *
  * <p>Floating-point tensors (F32, F16, BF16, F64) are read into {@link NDArray}s as FLOAT32, or
  * FLOAT16 when asked; the conversion happens in Java (BF16 arrays crash this engine build).
@@ -55,11 +55,13 @@ public final class SafetensorsFile implements AutoCloseable {
     private final long dataStart;
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
+    private final int window;
     private volatile boolean closed;
 
     private SafetensorsFile(Path path, FileChannel channel, long dataStart,
-            HeaderParser.Header header) {
+            HeaderParser.Header header, int window) {
         this.path = path;
+        this.window = window;
         this.label = path.toString();
         this.channel = channel;
         this.dataStart = dataStart;
@@ -75,6 +77,21 @@ public final class SafetensorsFile implements AutoCloseable {
      * @throws ModelLoadException if the file is missing, unreadable or not a valid safetensors file
      */
     public static SafetensorsFile open(Path path) throws ModelLoadException {
+        return open(path, WINDOW);
+    }
+
+    /**
+     * Opens a file with a given mapping window (tests use tiny windows).
+     *
+     * @param path the file
+     * @param window the largest mapping, a positive multiple of 8
+     * @return the open file
+     * @throws ModelLoadException as {@link #open(Path)}
+     */
+    static SafetensorsFile open(Path path, int window) throws ModelLoadException {
+        if (window <= 0 || window % 8 != 0) {
+            throw new IllegalArgumentException("window must be a positive multiple of 8");
+        }
         FileChannel channel;
         try {
             channel = FileChannel.open(path, StandardOpenOption.READ);
@@ -102,7 +119,7 @@ public final class SafetensorsFile implements AutoCloseable {
             readFully(channel, header, 8, path);
             HeaderParser.Header parsed = HeaderParser.parse(header.array(),
                     size - 8 - headerLength, path.toString());
-            return new SafetensorsFile(path, channel, 8 + headerLength, parsed);
+            return new SafetensorsFile(path, channel, 8 + headerLength, parsed, window);
         } catch (ModelLoadException e) {
             closeQuietly(channel, e);
             throw e;
@@ -331,8 +348,8 @@ public final class SafetensorsFile implements AutoCloseable {
             boolean requireFinite) throws ModelLoadException {
         Converter c = new Converter(info.dtype(), dst, floats, toHalf, requireFinite);
         long length = info.byteLength();
-        for (long off = 0; off < length; off += WINDOW) {
-            int len = (int) Math.min(WINDOW, length - off);
+        for (long off = 0; off < length; off += window) {
+            int len = (int) Math.min(window, length - off);
             MappedByteBuffer src;
             try {
                 src = channel.map(FileChannel.MapMode.READ_ONLY,
