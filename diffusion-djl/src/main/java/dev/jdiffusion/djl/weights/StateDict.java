@@ -35,6 +35,12 @@ import org.slf4j.LoggerFactory;
  * declared shape it takes the file's shape) or initialised (its old array is closed and
  * replaced).
  *
+ * <p>DJL caveat: a DJL block whose parameter shapes come from {@code prepare} (DJL's {@code
+ * Linear}, {@code Conv2d}) and that was loaded without {@code initialize} works for forward
+ * passes, but a later {@code block.initialize(...)} throws (DJL re-derives the shapes and
+ * refuses to set them on a parameter that has an array). Either declare shapes up front ({@code
+ * optShape}, as the blocks of {@code dev.jdiffusion.djl.nn} do) or initialise before loading.
+ *
  * <p>Stateless; a load must not run concurrently with anything else that uses the same
  * parameters.
  */
@@ -227,7 +233,8 @@ public final class StateDict {
         for (int i = 0; i < files.size(); i++) {
             sb.append(i == 0 ? "" : ", ").append(files.get(i).path());
         }
-        sb.append(": ").append(problems.size()).append(problems.size() == 1 ? " problem" : " problems");
+        sb.append(": ").append(problems.size())
+                .append(problems.size() == 1 ? " problem" : " problems");
         for (int i = 0; i < Math.min(MAX_LISTED, problems.size()); i++) {
             sb.append("\n  - ").append(problems.get(i));
         }
