@@ -348,6 +348,21 @@ public final class SafetensorsFile implements AutoCloseable {
             boolean requireFinite) throws ModelLoadException {
         Converter c = new Converter(info.dtype(), dst, floats, toHalf, requireFinite);
         long length = info.byteLength();
+        try {
+            // Mapped reads past the end of a file that shrank since open would fault.
+            if (length > 0 && channel.size() < dataStart + info.end()) {
+                throw new ModelLoadException(label + ": the file shrank after it was opened; "
+                        + "cannot read tensor '" + info.name() + "'");
+            }
+        } catch (ModelLoadException e) {
+            throw e;
+        } catch (IOException e) {
+            if (closed) {
+                throw new IllegalStateException(label + " is closed", e);
+            }
+            throw new ModelLoadException(label + ": cannot read tensor '" + info.name()
+                    + "': " + e.getMessage(), e);
+        }
         for (long off = 0; off < length; off += window) {
             int len = (int) Math.min(window, length - off);
             MappedByteBuffer src;

@@ -39,7 +39,8 @@ public final class LdmKeys {
     private static final Map<String, String> VAE_ATTENTION = Map.of(
             "norm", "group_norm", "q", "to_q", "k", "to_k", "v", "to_v", "proj_out", "to_out.0");
     private static final Pattern VAE_ATTN_WEIGHT = Pattern.compile(
-            "(encoder|decoder)\\.mid_block\\.attentions\\.0\\.(to_q|to_k|to_v|to_out\\.0)\\.weight");
+            "(encoder|decoder)\\.mid_block\\.attentions\\.0\\."
+                    + "(to_q|to_k|to_v|to_out\\.0)\\.weight");
 
     private LdmKeys() {}
 
@@ -85,9 +86,10 @@ public final class LdmKeys {
          * @throws IllegalArgumentException if the names hold no consistent UNet structure
          */
         public static UnetLayout fromLdmNames(Collection<String> names) {
-            Pattern in = Pattern.compile(Pattern.quote(UNET_PREFIX) + "input_blocks\\.(\\d+)\\.0\\.op\\.");
+            Pattern in = Pattern.compile(Pattern.quote(UNET_PREFIX)
+                    + "input_blocks\\.(\\d{1,6})\\.0\\.op\\.");
             Pattern any = Pattern.compile(Pattern.quote(UNET_PREFIX)
-                    + "(input|output)_blocks\\.(\\d+)\\.(\\d+)\\.(\\w+)");
+                    + "(input|output)_blocks\\.(\\d{1,6})\\.(\\d{1,6})\\.(\\w+)");
             TreeSet<Integer> downsamplers = new TreeSet<>();
             int maxInput = -1;
             int maxOutput = -1;
@@ -120,7 +122,7 @@ public final class LdmKeys {
             }
             Set<Integer> attention = new TreeSet<>();
             Pattern out = Pattern.compile(Pattern.quote(UNET_PREFIX)
-                    + "output_blocks\\.(\\d+)\\.1\\.(\\w+)");
+                    + "output_blocks\\.(\\d{1,6})\\.1\\.(\\w+)");
             for (String n : names) {
                 Matcher m = out.matcher(n);
                 if (m.lookingAt() && !m.group(2).equals("conv")) {
@@ -138,8 +140,8 @@ public final class LdmKeys {
          * @throws IllegalArgumentException if the names hold no down blocks
          */
         public static UnetLayout fromDiffusersNames(Collection<String> names) {
-            Pattern down = Pattern.compile("down_blocks\\.(\\d+)\\.resnets\\.(\\d+)\\.");
-            Pattern upAttn = Pattern.compile("up_blocks\\.(\\d+)\\.attentions\\.");
+            Pattern down = Pattern.compile("down_blocks\\.(\\d{1,6})\\.resnets\\.(\\d{1,6})\\.");
+            Pattern upAttn = Pattern.compile("up_blocks\\.(\\d{1,6})\\.attentions\\.");
             int levels = 0;
             int layers = 0;
             Set<Integer> attention = new TreeSet<>();
@@ -179,8 +181,10 @@ public final class LdmKeys {
         String[] p = ldmName.substring(UNET_PREFIX.length()).split("\\.", -1);
         int per = layout.layersPerBlock() + 1;
         String mapped = switch (p[0]) {
-            case "time_embed" -> p.length > 2 && p[1].equals("0") ? "time_embedding.linear_1." + rest(p, 2)
-                    : p.length > 2 && p[1].equals("2") ? "time_embedding.linear_2." + rest(p, 2) : null;
+            case "time_embed" -> p.length > 2 && p[1].equals("0")
+                    ? "time_embedding.linear_1." + rest(p, 2)
+                    : p.length > 2 && p[1].equals("2") ? "time_embedding.linear_2." + rest(p, 2)
+                    : null;
             case "out" -> p.length > 2 && p[1].equals("0") ? "conv_norm_out." + rest(p, 2)
                     : p.length > 2 && p[1].equals("2") ? "conv_out." + rest(p, 2) : null;
             case "middle_block" -> {

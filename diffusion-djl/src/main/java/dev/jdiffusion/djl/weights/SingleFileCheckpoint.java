@@ -62,7 +62,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
             boolean unet = false;
             boolean text = false;
             Pattern down = Pattern.compile(Pattern.quote(LdmKeys.VAE_PREFIX)
-                    + "encoder\\.down\\.(\\d+)\\.");
+                    + "encoder\\.down\\.(\\d{1,6})\\.");
             for (String n : file.names()) {
                 if (n.startsWith(LdmKeys.UNET_PREFIX)) {
                     unet = true;
@@ -204,7 +204,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
             throws IOException {
         UnetLayout layout = UnetLayout.fromDiffusersNames(unet.keySet());
         int levels = 0;
-        Pattern down = Pattern.compile("encoder\\.down_blocks\\.(\\d+)\\.");
+        Pattern down = Pattern.compile("encoder\\.down_blocks\\.(\\d{1,6})\\.");
         for (String n : vae.keySet()) {
             Matcher m = down.matcher(n);
             if (m.lookingAt()) {

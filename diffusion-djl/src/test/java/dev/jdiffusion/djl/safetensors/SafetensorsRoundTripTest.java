@@ -275,6 +275,22 @@ class SafetensorsRoundTripTest {
     }
 
     @Test
+    void aFileThatShrinksAfterOpenIsReportedAndAClosedFileRefusesReads() throws IOException {
+        String header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}";
+        Path p = write(file(header, f32(1, 2, 3, 4)));
+        try (SafetensorsFile f = SafetensorsFile.open(p)) {
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                ch.truncate(Files.size(p) - 4);
+            }
+            assertThatThrownBy(() -> f.readFloats("w")).isInstanceOf(ModelLoadException.class)
+                    .hasMessageContaining("shrank");
+            f.close();
+            assertThatThrownBy(() -> f.readFloats("w")).isInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    @Test
     void integerTensorsAreValidatedButNotReadAsWeights() throws IOException {
         String header = "{\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}";
         try (SafetensorsFile f = SafetensorsFile.open(write(file(header, new byte[16])));

@@ -128,6 +128,19 @@ class SingleFileCheckpointTest {
                 assertThat(f.names()).hasSize(1);
             }
         }
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+            Path file = dir.resolve("irregular.safetensors");
+            Map<String, ai.djl.ndarray.NDArray> t = new LinkedHashMap<>();
+            t.put("model.diffusion_model.input_blocks.99999999999.0.op.weight",
+                    m.ones(new Shape(1)));
+            t.put("model.diffusion_model.input_blocks.2.0.op.weight", m.ones(new Shape(1)));
+            t.put("first_stage_model.encoder.down.0.block.0.conv1.weight", m.ones(new Shape(1)));
+            t.put("cond_stage_model.transformer.text_model.x.weight", m.ones(new Shape(1)));
+            SafetensorsWriter.write(file, t, Map.of());
+            assertThatThrownBy(() -> SingleFileCheckpoint.open(file))
+                    .isInstanceOf(ModelLoadException.class)
+                    .hasMessageContaining("no UNet input/output blocks");
+        }
         assertThatThrownBy(() -> SingleFileCheckpoint.open(dir.resolve("sd.ckpt")))
                 .isInstanceOf(ModelLoadException.class).hasMessageContaining("pickle");
     }
