@@ -455,7 +455,8 @@ public final class UNet2DConditionModel extends AbstractBlock {
 
         NDArray apply(Ctx c, NDArray x) { // (N, L, dim) → (N, L, dim)
             return scoped(() -> {
-                NDList parts = proj.apply(c, x).split(2, -1); // 2 × (N, L, inner)
+                NDArray both = proj.apply(c, x); // (N, L, 2·inner)
+                NDList parts = both.split(2, both.getShape().dimension() - 1); // 2 × (N, L, inner)
                 NDArray hidden = parts.get(0).mul(Activation.gelu(parts.get(1)));
                 return out.apply(c, hidden);
             });
