@@ -57,6 +57,21 @@ public record AutoencoderKLConfig(
     /**
      * Validates and freezes the configuration.
      *
+     * @param sampleSize see the record component
+     * @param inChannels see the record component
+     * @param outChannels see the record component
+     * @param downBlockTypes see the record component
+     * @param upBlockTypes see the record component
+     * @param blockOutChannels see the record component
+     * @param layersPerBlock see the record component
+     * @param latentChannels see the record component
+     * @param normNumGroups see the record component
+     * @param scalingFactor see the record component
+     * @param shiftFactor see the record component
+     * @param useQuantConv see the record component
+     * @param usePostQuantConv see the record component
+     * @param midBlockAddAttention see the record component
+     * @param forceUpcast see the record component
      * @throws IllegalArgumentException naming the offending field
      */
     public AutoencoderKLConfig {

@@ -92,6 +92,29 @@ public record UNet2DConditionConfig(
     /**
      * Validates and freezes the configuration.
      *
+     * @param sampleSize see the record component
+     * @param inChannels see the record component
+     * @param outChannels see the record component
+     * @param centerInputSample see the record component
+     * @param flipSinToCos see the record component
+     * @param freqShift see the record component
+     * @param downBlockTypes see the record component
+     * @param midBlockType see the record component
+     * @param upBlockTypes see the record component
+     * @param blockOutChannels see the record component
+     * @param layersPerBlock see the record component
+     * @param transformerLayersPerBlock see the record component
+     * @param downsamplePadding see the record component
+     * @param midBlockScaleFactor see the record component
+     * @param normNumGroups see the record component
+     * @param normEps see the record component
+     * @param crossAttentionDim see the record component
+     * @param attentionHeadDim see the record component
+     * @param useLinearProjection see the record component
+     * @param numClassEmbeds see the record component
+     * @param timeEmbeddingDim see the record component
+     * @param convInKernel see the record component
+     * @param convOutKernel see the record component
      * @throws IllegalArgumentException naming the offending field when a value is missing,
      *     unsupported, inconsistent or implausibly large
      */
