@@ -1,6 +1,7 @@
 package dev.jdiffusion.djl.nn;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -34,7 +35,14 @@ final class Layers {
 
         /** The value of a parameter on the device of {@code like}. */
         NDArray get(Parameter p, NDArray like) {
-            return p == null ? null : ps.getValue(p, like.getDevice(), training);
+            if (p == null) {
+                return null;
+            }
+            NDArray value = ps.getValue(p, like.getDevice(), training);
+            if (value != p.getArray()) {
+                NDScope.unregister(value); // a device copy cached by the store, which owns it
+            }
+            return value;
         }
     }
 
@@ -272,9 +280,13 @@ final class Layers {
         }
     }
 
+    /** Largest attention-score tensor computed at once (elements; 2^26 floats = 256 MiB). */
+    static final long MAX_SCORES = 1L << 26;
+
     /**
      * Scaled dot-product attention over {@code heads} heads: softmax(q·kᵀ/√d)·v with batched
-     * {@code matMul} (the engine has no fused attention).
+     * {@code matMul} (the engine has no fused attention). Long query sequences are processed in
+     * slices so that no score tensor exceeds {@link #MAX_SCORES} elements.
      *
      * @param q (B, T, heads·d)
      * @param k (B, S, heads·d)
@@ -282,6 +294,10 @@ final class Layers {
      * @return (B, T, heads·d)
      */
     static NDArray attention(NDArray q, NDArray k, NDArray v, int heads) {
+        return attention(q, k, v, heads, MAX_SCORES);
+    }
+
+    static NDArray attention(NDArray q, NDArray k, NDArray v, int heads, long maxScores) {
         return scoped(() -> {
             long b = q.getShape().get(0);
             long t = q.getShape().get(1);
@@ -292,9 +308,19 @@ final class Layers {
                     .reshape(b, t, heads, d).transpose(0, 2, 1, 3); // (B, heads, T, d)
             NDArray kh = k.reshape(b, s, heads, d).transpose(0, 2, 3, 1); // (B, heads, d, S)
             NDArray vh = v.reshape(b, s, heads, d).transpose(0, 2, 1, 3); // (B, heads, S, d)
-            NDArray weights = qh.matMul(kh).softmax(-1); // (B, heads, T, S)
-            return weights.matMul(vh) // (B, heads, T, d)
-                    .transpose(0, 2, 1, 3).reshape(b, t, inner); // (B, T, heads·d)
+            long slice = Math.max(1, maxScores / (b * heads * s)); // query rows per slice
+            NDArray out;
+            if (slice >= t) {
+                out = qh.matMul(kh).softmax(-1).matMul(vh); // (B, heads, T, S) → (B, heads, T, d)
+            } else {
+                NDList parts = new NDList();
+                for (long start = 0; start < t; start += slice) {
+                    NDArray qs = qh.get(":, :, {}:{}", start, Math.min(t, start + slice));
+                    parts.add(scoped(() -> qs.matMul(kh).softmax(-1).matMul(vh)));
+                }
+                out = NDArrays.concat(parts, 2); // (B, heads, T, d)
+            }
+            return out.transpose(0, 2, 1, 3).reshape(b, t, inner); // (B, T, heads·d)
         });
     }
 

@@ -68,6 +68,24 @@ class ReferenceTest {
     }
 
     @Test
+    void slicedAttentionEqualsWholeAttention() {
+        Random r = new Random(6);
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+            NDArray q = m.create(random(r, 2 * 7 * 4), new Shape(2, 7, 4));
+            NDArray k = m.create(random(r, 2 * 5 * 4), new Shape(2, 5, 4));
+            NDArray v = m.create(random(r, 2 * 5 * 4), new Shape(2, 5, 4));
+            float[] whole = Layers.attention(q, k, v, 2).toFloatArray();
+            // 2·2·5 = 20 scores per query row: slices of 1 and of 2 rows (7 = 2+2+2+1)
+            for (long limit : new long[] {20, 40}) {
+                float[] sliced = Layers.attention(q, k, v, 2, limit).toFloatArray();
+                for (int i = 0; i < whole.length; i++) {
+                    assertThat((double) sliced[i]).isCloseTo(whole[i], within(1e-6));
+                }
+            }
+        }
+    }
+
+    @Test
     void timestepEmbeddingMatchesDiffusersFormula() {
         float[] ts = {0f, 1.5f, 999f};
         try (NDManager m = NDManager.newBaseManager("PyTorch")) {
