@@ -2,6 +2,7 @@ package dev.jdiffusion.djl.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
@@ -11,7 +12,8 @@ import ai.djl.util.PairList;
 
 /**
  * A lookup table as PyTorch's {@code nn.Embedding}: integer ids of any shape S become vectors of
- * shape (S..., dim), read from the rows of {@code weight} (count, dim).
+ * shape (S..., dim), read from the rows of {@code weight} (count, dim). Initialised, as in
+ * PyTorch, from N(0, 1). The result belongs to the manager of the ids.
  */
 public final class Embedding extends AbstractBlock {
 
@@ -33,7 +35,8 @@ public final class Embedding extends AbstractBlock {
         this.count = count;
         this.dim = dim;
         this.weight = addParameter(Parameter.builder().setName("weight")
-                .setType(Parameter.Type.WEIGHT).optShape(new Shape(count, dim)).build());
+                .setType(Parameter.Type.WEIGHT).optShape(new Shape(count, dim))
+                .optInitializer((m, shape, type) -> m.randomNormal(0, 1, shape, type)).build());
     }
 
     @Override
@@ -42,7 +45,8 @@ public final class Embedding extends AbstractBlock {
         NDArray ids = inputs.singletonOrThrow();
         NDArray w = ps.getValue(weight, ids.getDevice(), training);
         NDArray flat = ids.toType(DataType.INT64, false).flatten();
-        NDArray rows = w.get(flat); // (n, dim)
+        // index into the caller's manager, never the parameter's
+        NDArray rows = w.get(ids.getManager(), new NDIndex("{}", flat)); // (n, dim)
         return new NDList(rows.reshape(ids.getShape().addAll(new Shape(dim))));
     }
 

@@ -15,6 +15,8 @@ import ai.djl.util.PairList;
  *
  * <p>The engine has no group-norm operator: the input is reshaped to (N, G, −1), normalised with
  * the layer-norm operator, and the per-channel affine is applied after reshaping back.
+ * Results and temporaries belong to the input's manager. Thread-safe for concurrent forwards
+ * that use separate parameter stores.
  */
 public final class GroupNorm extends AbstractBlock {
 
@@ -71,7 +73,12 @@ public final class GroupNorm extends AbstractBlock {
         java.util.Arrays.fill(affine, 1);
         affine[1] = c;
         Shape affineShape = new Shape(affine);
-        return normed.mul(w.reshape(affineShape)).add(b.reshape(affineShape));
+        // views of the parameters belong to the caller's manager, never the parameters'
+        NDArray scale = w.reshape(affineShape);
+        scale.attach(x.getManager());
+        NDArray shift = b.reshape(affineShape);
+        shift.attach(x.getManager());
+        return normed.mul(scale).add(shift);
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.jdiffusion.djl.nn;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockList;
 import ai.djl.nn.Parameter;
@@ -41,6 +43,30 @@ public final class ParameterNames {
             Pair<String, Block> child = children.get(i);
             collect(child.getValue(), prefix + childName(child.getKey(), i + 1) + ".", out);
         }
+    }
+
+    /**
+     * Gives a parameter its value, e.g. a tensor read from a checkpoint. Works whether or not the
+     * parameter has been initialised (a previous array is closed) and even though its shape was
+     * declared up front (which DJL's {@link Parameter#setArray} alone refuses). The parameter
+     * takes the array as it is: it stays attached to its own manager.
+     *
+     * @param parameter the parameter, e.g. from {@link #of}
+     * @param value the new value; its shape must equal the declared shape, if any
+     * @throws IllegalArgumentException if the shapes differ
+     */
+    public static void assign(Parameter parameter, NDArray value) {
+        Shape declared = parameter.getShape();
+        if (declared != null && !declared.equals(value.getShape())) {
+            throw new IllegalArgumentException("parameter " + parameter.getName() + " has shape "
+                    + declared + " but the value has shape " + value.getShape());
+        }
+        if (parameter.isInitialized() && parameter.getArray() == value) {
+            return;
+        }
+        parameter.close(); // frees a previous array, if any
+        parameter.setShape(null);
+        parameter.setArray(value);
     }
 
     /**

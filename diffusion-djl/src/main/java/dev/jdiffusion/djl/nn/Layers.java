@@ -1,0 +1,360 @@
+package dev.jdiffusion.djl.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.util.PairList;
+import java.util.function.Supplier;
+
+/**
+ * The layers the UNet and the VAE are built from, named as in diffusers so that {@link
+ * ParameterNames} yields checkpoint keys: {@code Conv2d}, {@code Linear}, {@code ModuleList}
+ * (children "0", "1", ...), {@code ResnetBlock2D}, {@code Downsample2D}, {@code Upsample2D} and
+ * multi-head {@code Attention}.
+ *
+ * <p>Every parameter declares its shape when the block is built, so a whole network can be
+ * inspected (names, shapes, sizes) before any memory is allocated. Each composite step runs in
+ * its own {@link NDScope} ({@link #scoped}): temporaries are closed as soon as the step returns,
+ * and nothing is ever attached to the parameters' manager.
+ */
+final class Layers {
+
+    private Layers() {}
+
+    /** One forward pass: the parameter store and whether we train. */
+    record Ctx(ParameterStore ps, boolean training) {
+
+        /** The value of a parameter on the device of {@code like}. */
+        NDArray get(Parameter p, NDArray like) {
+            if (p == null) {
+                return null;
+            }
+            NDArray value = ps.getValue(p, like.getDevice(), training);
+            if (value != p.getArray()) {
+                NDScope.unregister(value); // a device copy cached by the store, which owns it
+            }
+            return value;
+        }
+    }
+
+    /**
+     * Runs {@code body} in a fresh {@link NDScope}: every array it creates is closed on return
+     * except the result, which moves to the enclosing scope (if any). The body must return a new
+     * array, never one of its inputs.
+     */
+    static NDArray scoped(Supplier<NDArray> body) {
+        NDArray out;
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            out = body.get();
+            NDScope.unregister(out);
+        }
+        NDScope.register(out);
+        return out;
+    }
+
+    /** x · sigmoid(x). */
+    static NDArray silu(NDArray x) {
+        return x.mul(x.getNDArrayInternal().sigmoid());
+    }
+
+    /**
+     * PyTorch's default initialisation for conv and linear layers: U(−1/√fanIn, 1/√fanIn)
+     * (kaiming-uniform with a = √5 for weights, the same bound for biases).
+     */
+    static Initializer uniformFanIn(long fanIn) {
+        float bound = (float) (1.0 / Math.sqrt(fanIn));
+        return (manager, shape, dataType) -> manager.randomUniform(-bound, bound, shape, dataType);
+    }
+
+    /**
+     * Base of all composite blocks here: parameters carry declared shapes, so children are
+     * initialised without shape inference, and forward passes go through typed methods.
+     */
+    abstract static class Module extends AbstractBlock {
+
+        @Override
+        protected void initializeChildBlocks(
+                NDManager manager, DataType dataType, Shape... inputShapes) {
+            for (Block child : children.values()) {
+                child.initialize(manager, dataType, inputShapes);
+            }
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] inputShapes) {
+            throw new UnsupportedOperationException(getClass().getSimpleName()
+                    + " does not infer output shapes; parameter shapes are declared up front");
+        }
+
+        @Override
+        protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training,
+                PairList<String, Object> params) {
+            throw new UnsupportedOperationException(getClass().getSimpleName()
+                    + " is a part of a larger network; call the network's forward");
+        }
+
+        @Override
+        public String toString() {
+            return getClass().getSimpleName();
+        }
+    }
+
+    /** A list of children named "0", "1", ... as PyTorch's {@code nn.ModuleList}. */
+    static final class ModuleList<T extends Block> extends Module {
+
+        private final java.util.List<T> items = new java.util.ArrayList<>();
+
+        void add(T block) {
+            addChildBlock(Integer.toString(items.size()), block);
+            items.add(block);
+        }
+
+        T get(int i) {
+            return items.get(i);
+        }
+
+        int size() {
+            return items.size();
+        }
+
+        java.util.List<T> items() {
+            return java.util.Collections.unmodifiableList(items);
+        }
+    }
+
+    /** A 2-D convolution with square kernel, weight (out, in, k, k) and bias (out). */
+    static final class Conv2d extends Module {
+
+        private final int stride;
+        private final int padding;
+        private final Parameter weight;
+        private final Parameter bias;
+
+        Conv2d(int in, int out, int kernel, int stride, int padding) {
+            this.stride = stride;
+            this.padding = padding;
+            Initializer init = uniformFanIn((long) in * kernel * kernel);
+            weight = addParameter(Parameter.builder().setName("weight")
+                    .setType(Parameter.Type.WEIGHT).optShape(new Shape(out, in, kernel, kernel))
+                    .optInitializer(init).build());
+            bias = addParameter(Parameter.builder().setName("bias")
+                    .setType(Parameter.Type.BIAS).optShape(new Shape(out))
+                    .optInitializer(init).build());
+        }
+
+        Conv2d(int in, int out, int kernel) {
+            this(in, out, kernel, 1, (kernel - 1) / 2);
+        }
+
+        NDArray apply(Ctx c, NDArray x) { // (N, in, H, W) → (N, out, H', W')
+            return ai.djl.nn.convolutional.Conv2d.conv2d(x, c.get(weight, x), c.get(bias, x),
+                    new Shape(stride, stride), new Shape(padding, padding), new Shape(1, 1), 1)
+                    .singletonOrThrow();
+        }
+    }
+
+    /** A fully connected layer over the last axis, weight (out, in) and optional bias (out). */
+    static final class Linear extends Module {
+
+        private final Parameter weight;
+        private final Parameter bias;
+
+        Linear(int in, int out, boolean withBias) {
+            Initializer init = uniformFanIn(in);
+            weight = addParameter(Parameter.builder().setName("weight")
+                    .setType(Parameter.Type.WEIGHT).optShape(new Shape(out, in))
+                    .optInitializer(init).build());
+            bias = withBias ? addParameter(Parameter.builder().setName("bias")
+                    .setType(Parameter.Type.BIAS).optShape(new Shape(out))
+                    .optInitializer(init).build()) : null;
+        }
+
+        NDArray apply(Ctx c, NDArray x) { // (..., in) → (..., out)
+            NDArray w = c.get(weight, x);
+            return bias == null
+                    ? ai.djl.nn.core.Linear.linear(x, w).singletonOrThrow()
+                    : ai.djl.nn.core.Linear.linear(x, w, c.get(bias, x)).singletonOrThrow();
+        }
+    }
+
+    /** {@link GroupNorm} with a typed forward. */
+    static NDArray norm(Ctx c, GroupNorm norm, NDArray x) {
+        return norm.forward(c.ps(), new NDList(x), c.training()).singletonOrThrow();
+    }
+
+    /**
+     * The residual block of DDPM/LDM (diffusers' {@code ResnetBlock2D}, "default" time scale
+     * shift): x + conv2(silu(norm2(conv1(silu(norm1(x))) + proj(silu(temb))))), with a 1×1
+     * {@code conv_shortcut} on x when the channel count changes. Without time embedding
+     * ({@code tembChannels} 0) as in the VAE. Dropout is not applied (inference semantics).
+     */
+    static final class ResnetBlock2D extends Module {
+
+        private final GroupNorm norm1;
+        private final Conv2d conv1;
+        private final Linear timeEmbProj;
+        private final GroupNorm norm2;
+        private final Conv2d conv2;
+        private final Conv2d convShortcut;
+        private final float outputScale;
+
+        ResnetBlock2D(int in, int out, int tembChannels, int groups, float eps,
+                float outputScale) {
+            norm1 = addChildBlock("norm1", new GroupNorm(groups, in, eps));
+            conv1 = addChildBlock("conv1", new Conv2d(in, out, 3));
+            timeEmbProj = tembChannels > 0
+                    ? addChildBlock("time_emb_proj", new Linear(tembChannels, out, true)) : null;
+            norm2 = addChildBlock("norm2", new GroupNorm(groups, out, eps));
+            conv2 = addChildBlock("conv2", new Conv2d(out, out, 3));
+            convShortcut = in != out
+                    ? addChildBlock("conv_shortcut", new Conv2d(in, out, 1)) : null;
+            this.outputScale = outputScale;
+        }
+
+        /** x (N, in, H, W), temb (N, tembChannels) or null → (N, out, H, W). */
+        NDArray apply(Ctx c, NDArray x, NDArray temb) {
+            return scoped(() -> {
+                NDArray h = conv1.apply(c, silu(norm(c, norm1, x)));
+                if (timeEmbProj != null) {
+                    NDArray t = timeEmbProj.apply(c, silu(temb)); // (N, out)
+                    h = h.add(t.expandDims(2).expandDims(3));
+                }
+                h = conv2.apply(c, silu(norm(c, norm2, h)));
+                NDArray skip = convShortcut == null ? x : convShortcut.apply(c, x);
+                NDArray y = skip.add(h);
+                return outputScale == 1f ? y : y.div(outputScale);
+            });
+        }
+    }
+
+    /**
+     * Halves the resolution with a strided 3×3 convolution ({@code conv}; diffusers calls the
+     * layer "op" in its legacy name but stores it as {@code conv}). Padding 1 in the UNet; padding
+     * 0 after an asymmetric zero pad of one pixel right and bottom in the VAE.
+     */
+    static final class Downsample2D extends Module {
+
+        private final Conv2d conv;
+        private final boolean asymmetric;
+
+        Downsample2D(int channels, int padding) {
+            this.asymmetric = padding == 0;
+            conv = addChildBlock("conv", new Conv2d(channels, channels, 3, 2, padding));
+        }
+
+        NDArray apply(Ctx c, NDArray x) { // (N, C, H, W) → (N, C, ⌈H/2⌉, ⌈W/2⌉)
+            if (!asymmetric) {
+                return conv.apply(c, x);
+            }
+            return scoped(() -> conv.apply(c, x.pad(new Shape(0, 1, 0, 1), 0)));
+        }
+    }
+
+    /** Doubles the resolution (nearest neighbour, or to an exact size) then a 3×3 conv. */
+    static final class Upsample2D extends Module {
+
+        private final Conv2d conv;
+
+        Upsample2D(int channels) {
+            conv = addChildBlock("conv", new Conv2d(channels, channels, 3));
+        }
+
+        /** x (N, C, H, W) → (N, C, size) with size = (2H, 2W) when {@code size} is null. */
+        NDArray apply(Ctx c, NDArray x, long[] size) {
+            return scoped(() -> {
+                Shape s = x.getShape();
+                long[] target = size != null ? size : new long[] {s.get(2) * 2, s.get(3) * 2};
+                NDArray up = x.getNDArrayInternal().interpolation(target, 0, false);
+                return conv.apply(c, up);
+            });
+        }
+    }
+
+    /** Largest attention-score tensor computed at once (elements; 2^26 floats = 256 MiB). */
+    static final long MAX_SCORES = 1L << 26;
+
+    /**
+     * Scaled dot-product attention over {@code heads} heads: softmax(q·kᵀ/√d)·v with batched
+     * {@code matMul} (the engine has no fused attention). Long query sequences are processed in
+     * slices so that no score tensor exceeds {@link #MAX_SCORES} elements.
+     *
+     * @param q (B, T, heads·d)
+     * @param k (B, S, heads·d)
+     * @param v (B, S, heads·d)
+     * @return (B, T, heads·d)
+     */
+    static NDArray attention(NDArray q, NDArray k, NDArray v, int heads) {
+        return attention(q, k, v, heads, MAX_SCORES);
+    }
+
+    static NDArray attention(NDArray q, NDArray k, NDArray v, int heads, long maxScores) {
+        return scoped(() -> {
+            long b = q.getShape().get(0);
+            long t = q.getShape().get(1);
+            long s = k.getShape().get(1);
+            long inner = q.getShape().get(2);
+            long d = inner / heads;
+            NDArray qh = q.mul((float) (1.0 / Math.sqrt(d)))
+                    .reshape(b, t, heads, d).transpose(0, 2, 1, 3); // (B, heads, T, d)
+            NDArray kh = k.reshape(b, s, heads, d).transpose(0, 2, 3, 1); // (B, heads, d, S)
+            NDArray vh = v.reshape(b, s, heads, d).transpose(0, 2, 1, 3); // (B, heads, S, d)
+            long slice = Math.max(1, maxScores / (b * heads * s)); // query rows per slice
+            NDArray out;
+            if (slice >= t) {
+                out = qh.matMul(kh).softmax(-1).matMul(vh); // (B, heads, T, S) → (B, heads, T, d)
+            } else {
+                NDList parts = new NDList();
+                for (long start = 0; start < t; start += slice) {
+                    NDArray qs = qh.get(":, :, {}:{}", start, Math.min(t, start + slice));
+                    parts.add(scoped(() -> qs.matMul(kh).softmax(-1).matMul(vh)));
+                }
+                out = NDArrays.concat(parts, 2); // (B, heads, T, d)
+            }
+            return out.transpose(0, 2, 1, 3).reshape(b, t, inner); // (B, T, heads·d)
+        });
+    }
+
+    /**
+     * diffusers' {@code Attention} as used in transformer blocks: to_q, to_k, to_v (no bias
+     * unless {@code qkvBias}), to_out.0 (with bias); keys and values from {@code context}
+     * (cross-attention) or from x itself.
+     */
+    static final class Attention extends Module {
+
+        private final int heads;
+        private final Linear toQ;
+        private final Linear toK;
+        private final Linear toV;
+        private final Linear toOut;
+
+        Attention(int queryDim, int contextDim, int heads, int headDim, boolean qkvBias) {
+            int inner = heads * headDim;
+            this.heads = heads;
+            toQ = addChildBlock("to_q", new Linear(queryDim, inner, qkvBias));
+            toK = addChildBlock("to_k", new Linear(contextDim, inner, qkvBias));
+            toV = addChildBlock("to_v", new Linear(contextDim, inner, qkvBias));
+            ModuleList<Linear> out = addChildBlock("to_out", new ModuleList<>());
+            out.add(new Linear(inner, queryDim, true));
+            toOut = out.get(0);
+        }
+
+        /** x (B, T, queryDim), context (B, S, contextDim) or null → (B, T, queryDim). */
+        NDArray apply(Ctx c, NDArray x, NDArray context) {
+            return scoped(() -> {
+                NDArray kv = context == null ? x : context;
+                NDArray h = attention(toQ.apply(c, x), toK.apply(c, kv), toV.apply(c, kv), heads);
+                return toOut.apply(c, h);
+            });
+        }
+    }
+}

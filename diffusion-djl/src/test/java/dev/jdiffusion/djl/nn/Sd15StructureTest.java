@@ -1,0 +1,115 @@
+package dev.jdiffusion.djl.nn;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.nn.Parameter;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Builds Stable Diffusion 1.5's UNet and VAE from their real configs and checks every parameter
+ * name and shape against the checkpoint's key list, without allocating any parameter.
+ */
+class Sd15StructureTest {
+
+    static final String SD15_UNET = """
+            {
+              "_class_name": "UNet2DConditionModel",
+              "_diffusers_version": "0.6.0",
+              "act_fn": "silu",
+              "attention_head_dim": 8,
+              "block_out_channels": [320, 640, 1280, 1280],
+              "center_input_sample": false,
+              "cross_attention_dim": 768,
+              "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
+                                   "CrossAttnDownBlock2D", "DownBlock2D"],
+              "downsample_padding": 1,
+              "flip_sin_to_cos": true,
+              "freq_shift": 0,
+              "in_channels": 4,
+              "layers_per_block": 2,
+              "mid_block_scale_factor": 1,
+              "norm_eps": 1e-05,
+              "norm_num_groups": 32,
+              "out_channels": 4,
+              "sample_size": 64,
+              "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D",
+                                 "CrossAttnUpBlock2D"]
+            }
+            """;
+
+    static final String SD15_VAE = """
+            {
+              "_class_name": "AutoencoderKL",
+              "_diffusers_version": "0.6.0",
+              "act_fn": "silu",
+              "block_out_channels": [128, 256, 512, 512],
+              "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D",
+                                   "DownEncoderBlock2D", "DownEncoderBlock2D"],
+              "in_channels": 3,
+              "latent_channels": 4,
+              "layers_per_block": 2,
+              "norm_num_groups": 32,
+              "out_channels": 3,
+              "sample_size": 512,
+              "scaling_factor": 0.18215,
+              "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D",
+                                 "UpDecoderBlock2D"]
+            }
+            """;
+
+    /** name → shape "[a, b]" of one component in keys.tsv. */
+    static Map<String, String> expected(String component) throws IOException {
+        Path keys = Path.of(System.getProperty("jdiffusion.shared", "../../shared"),
+                "fixtures", "sd15", "keys.tsv");
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String line : Files.readAllLines(keys)) {
+            String[] f = line.split("\t");
+            if (f[0].equals(component)) {
+                out.put(f[1], f[2]);
+            }
+        }
+        return out;
+    }
+
+    static Map<String, String> actual(ai.djl.nn.Block block) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Parameter> e : ParameterNames.of(block).entrySet()) {
+            assertThat(e.getValue().isInitialized()).as(e.getKey()).isFalse();
+            out.put(e.getKey(), Arrays.toString(e.getValue().getShape().getShape()));
+        }
+        return out;
+    }
+
+    @Test
+    void unetHasExactlyTheCheckpointsNamesAndShapes() throws IOException {
+        UNet2DConditionModel unet =
+                new UNet2DConditionModel(UNet2DConditionConfig.fromJson(SD15_UNET));
+        Map<String, String> expected = expected("unet");
+        assertThat(expected).hasSize(686);
+        Map<String, String> actual = actual(unet);
+        assertThat(actual.keySet()).containsExactlyInAnyOrderElementsOf(expected.keySet());
+        assertThat(actual).containsExactlyInAnyOrderEntriesOf(expected);
+        long count = ParameterNames.of(unet).values().stream()
+                .mapToLong(p -> p.getShape().size()).sum();
+        assertThat(count).isEqualTo(859_520_964L); // SD 1.5 UNet: 859.5 M parameters
+    }
+
+    @Test
+    void vaeHasExactlyTheCheckpointsNamesAndShapes() throws IOException {
+        AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.fromJson(SD15_VAE));
+        Map<String, String> expected = expected("vae");
+        assertThat(expected).hasSize(248);
+        Map<String, String> actual = actual(vae);
+        assertThat(actual.keySet().stream().filter(k -> !expected.containsKey(k))
+                .collect(Collectors.toList())).isEmpty();
+        assertThat(actual).containsExactlyInAnyOrderEntriesOf(expected);
+        assertThat(vae.scalingFactor()).isEqualTo(0.18215f);
+    }
+}
