@@ -150,6 +150,52 @@ public record SchedulerConfig(
     }
 
     /**
+     * This configuration as diffusers' {@code scheduler_config.json}, readable by {@link
+     * Schedulers#fromDiffusersConfig(String)} and by diffusers.
+     *
+     * @return the JSON text
+     */
+    public String toJson() {
+        com.fasterxml.jackson.databind.ObjectMapper mapper =
+                new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ObjectNode n = mapper.createObjectNode();
+        n.put("_class_name", className);
+        n.put("num_train_timesteps", numTrainTimesteps);
+        n.put("beta_start", betaStart);
+        n.put("beta_end", betaEnd);
+        n.put("beta_schedule", betaSchedule);
+        if (trainedBetas != null) {
+            com.fasterxml.jackson.databind.node.ArrayNode a = n.putArray("trained_betas");
+            for (double b : trainedBetas) {
+                a.add(b);
+            }
+        }
+        n.put("rescale_betas_zero_snr", rescaleBetasZeroSnr);
+        n.put("timestep_spacing", timestepSpacing.diffusersName());
+        n.put("steps_offset", stepsOffset);
+        n.put("prediction_type", predictionType.diffusersName());
+        n.put("clip_sample", clipSample);
+        n.put("clip_sample_range", clipSampleRange);
+        n.put("set_alpha_to_one", setAlphaToOne);
+        n.put("use_karras_sigmas", useKarrasSigmas);
+        n.put("use_exponential_sigmas", useExponentialSigmas);
+        if (!Double.isNaN(sigmaMin)) {
+            n.put("sigma_min", sigmaMin);
+        }
+        if (!Double.isNaN(sigmaMax)) {
+            n.put("sigma_max", sigmaMax);
+        }
+        if (finalSigmasType != null) {
+            n.put("final_sigmas_type", finalSigmasType);
+        }
+        try {
+            return mapper.writerWithDefaultPrettyPrinter().writeValueAsString(n);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
      * Starts a builder with diffusers' {@code EulerDiscreteScheduler} defaults: T = 1000, linear
      * β 0.0001 → 0.02, {@code linspace} spacing, offset 0, ε prediction, no clipping, final σ 0.
      *

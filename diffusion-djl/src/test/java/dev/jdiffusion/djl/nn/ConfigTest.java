@@ -23,7 +23,7 @@ class ConfigTest {
 
     @Test
     void readsSd15WithDiffusersMeaningOfAttentionHeadDim() {
-        UNet2DConditionConfig c = UNet2DConditionConfig.fromJson(Sd15StructureTest.SD15_UNET);
+        UNet2DConditionConfig c = UNet2DConditionConfig.fromJson(Sd15Configs.UNET);
         assertThat(c.blockOutChannels()).containsExactly(320, 640, 1280, 1280);
         assertThat(c.attentionHeadDim()).containsExactly(8, 8, 8, 8);
         assertThat(c.crossAttentionDim()).containsExactly(768, 768, 768, 768);
@@ -49,7 +49,7 @@ class ConfigTest {
 
     @Test
     void toJsonRoundTripsAndIsWhatDiffusersExpects() throws IOException {
-        for (String json : List.of(Sd15StructureTest.SD15_UNET, SD2_UNET, TinyModels.UNET,
+        for (String json : List.of(Sd15Configs.UNET, SD2_UNET, TinyModels.UNET,
                 TinyModels.UNET_CLASSES)) {
             UNet2DConditionConfig c = UNet2DConditionConfig.fromJson(json);
             String out = c.toJson();
@@ -59,7 +59,7 @@ class ConfigTest {
             assertThat(node.get("class_embed_type").isNull()).isTrue();
         }
         JsonNode sd15 = new ObjectMapper().readTree(
-                UNet2DConditionConfig.fromJson(Sd15StructureTest.SD15_UNET).toJson());
+                UNet2DConditionConfig.fromJson(Sd15Configs.UNET).toJson());
         assertThat(sd15.get("attention_head_dim").asInt()).isEqualTo(8); // int, as in the hub
         assertThat(sd15.get("cross_attention_dim").asInt()).isEqualTo(768);
         assertThat(sd15.get("norm_eps").asDouble()).isEqualTo(1e-5, org.assertj.core.api
@@ -68,7 +68,7 @@ class ConfigTest {
                 .toJson());
         assertThat(sd2.get("attention_head_dim").isArray()).isTrue();
 
-        AutoencoderKLConfig v = AutoencoderKLConfig.fromJson(Sd15StructureTest.SD15_VAE);
+        AutoencoderKLConfig v = AutoencoderKLConfig.fromJson(Sd15Configs.VAE);
         assertThat(AutoencoderKLConfig.fromJson(v.toJson())).isEqualTo(v);
         assertThat(new ObjectMapper().readTree(v.toJson()).get("_class_name").asText())
                 .isEqualTo("AutoencoderKL");
@@ -77,7 +77,7 @@ class ConfigTest {
     @Test
     void readsFiles(@TempDir Path dir) throws IOException {
         Path f = dir.resolve("config.json");
-        Files.writeString(f, Sd15StructureTest.SD15_VAE);
+        Files.writeString(f, Sd15Configs.VAE);
         AutoencoderKLConfig v = AutoencoderKLConfig.fromJson(f);
         assertThat(v.scalingFactor()).isEqualTo(0.18215f);
         assertThat(v.shiftFactor()).isNull();

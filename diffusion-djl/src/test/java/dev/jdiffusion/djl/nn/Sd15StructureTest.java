@@ -18,51 +18,7 @@ import org.junit.jupiter.api.Test;
  */
 class Sd15StructureTest {
 
-    static final String SD15_UNET = """
-            {
-              "_class_name": "UNet2DConditionModel",
-              "_diffusers_version": "0.6.0",
-              "act_fn": "silu",
-              "attention_head_dim": 8,
-              "block_out_channels": [320, 640, 1280, 1280],
-              "center_input_sample": false,
-              "cross_attention_dim": 768,
-              "down_block_types": ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D",
-                                   "CrossAttnDownBlock2D", "DownBlock2D"],
-              "downsample_padding": 1,
-              "flip_sin_to_cos": true,
-              "freq_shift": 0,
-              "in_channels": 4,
-              "layers_per_block": 2,
-              "mid_block_scale_factor": 1,
-              "norm_eps": 1e-05,
-              "norm_num_groups": 32,
-              "out_channels": 4,
-              "sample_size": 64,
-              "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D",
-                                 "CrossAttnUpBlock2D"]
-            }
-            """;
 
-    static final String SD15_VAE = """
-            {
-              "_class_name": "AutoencoderKL",
-              "_diffusers_version": "0.6.0",
-              "act_fn": "silu",
-              "block_out_channels": [128, 256, 512, 512],
-              "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D",
-                                   "DownEncoderBlock2D", "DownEncoderBlock2D"],
-              "in_channels": 3,
-              "latent_channels": 4,
-              "layers_per_block": 2,
-              "norm_num_groups": 32,
-              "out_channels": 3,
-              "sample_size": 512,
-              "scaling_factor": 0.18215,
-              "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D",
-                                 "UpDecoderBlock2D"]
-            }
-            """;
 
     /** name → shape "[a, b]" of one component in keys.tsv. */
     static Map<String, String> expected(String component) throws IOException {
@@ -90,7 +46,7 @@ class Sd15StructureTest {
     @Test
     void unetHasExactlyTheCheckpointsNamesAndShapes() throws IOException {
         UNet2DConditionModel unet =
-                new UNet2DConditionModel(UNet2DConditionConfig.fromJson(SD15_UNET));
+                new UNet2DConditionModel(UNet2DConditionConfig.fromJson(Sd15Configs.UNET));
         Map<String, String> expected = expected("unet");
         assertThat(expected).hasSize(686);
         Map<String, String> actual = actual(unet);
@@ -103,7 +59,7 @@ class Sd15StructureTest {
 
     @Test
     void vaeHasExactlyTheCheckpointsNamesAndShapes() throws IOException {
-        AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.fromJson(SD15_VAE));
+        AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.fromJson(Sd15Configs.VAE));
         Map<String, String> expected = expected("vae");
         assertThat(expected).hasSize(248);
         Map<String, String> actual = actual(vae);

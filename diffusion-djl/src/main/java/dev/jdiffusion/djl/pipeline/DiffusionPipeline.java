@@ -1,0 +1,465 @@
+package dev.jdiffusion.djl.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.jdiffusion.api.Conditioner;
+import dev.jdiffusion.api.Denoiser;
+import dev.jdiffusion.api.GeneratedImage;
+import dev.jdiffusion.api.GenerationRequest;
+import dev.jdiffusion.api.GenerationResult;
+import dev.jdiffusion.api.ModelLoadException;
+import dev.jdiffusion.api.Pipeline;
+import dev.jdiffusion.api.Sampler;
+import dev.jdiffusion.api.Samplers;
+import dev.jdiffusion.api.SamplingContext;
+import dev.jdiffusion.api.StepEvent;
+import dev.jdiffusion.api.StepListener;
+import dev.jdiffusion.samplers.DiffusersScheduler;
+import dev.jdiffusion.samplers.VpDenoiser;
+import dev.jdiffusion.samplers.VpModel;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Text-to-image, image-to-image and inpainting with a loaded diffusion model: a denoising
+ * network (UNet), an optional conditioner (text encoder or class labels), an optional VAE and the
+ * model's noise schedule.
+ *
+ * <p>Thread-safe: the weights are loaded once and shared; every {@link #generate} call works in
+ * its own child {@link NDManager}, closed when the call ends (also when it fails or is
+ * cancelled), and every sampler step in a scope of its own, so concurrent calls do not disturb
+ * each other and return exactly what they would return alone. {@link #close()} waits for running
+ * calls and releases the weights.
+ */
+public final class DiffusionPipeline implements Pipeline {
+
+    private static final Logger LOG = LoggerFactory.getLogger(DiffusionPipeline.class);
+    private static final SecureRandom SEEDS = new SecureRandom();
+
+    private final NDManager manager;
+    private final NoiseNetwork network;
+    private final Conditioner conditioner;
+    private final LatentCodec codec;
+    private final DiffusersScheduler scheduler;
+    private final PipelineOptions options;
+    private final String modelName;
+    private final int defaultSize;
+    private final double defaultGuidance;
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private volatile boolean closed;
+
+    DiffusionPipeline(NDManager manager, NoiseNetwork network, Conditioner conditioner,
+            LatentCodec codec, DiffusersScheduler scheduler, PipelineOptions options,
+            String modelName, int defaultSize, double defaultGuidance) {
+        this.manager = manager;
+        this.network = network;
+        this.conditioner = conditioner;
+        this.codec = codec;
+        this.scheduler = scheduler;
+        this.options = options;
+        this.modelName = modelName;
+        this.defaultSize = defaultSize;
+        this.defaultGuidance = defaultGuidance;
+        if (network.outChannels() != codec.channels()) {
+            throw new IllegalArgumentException("the network predicts " + network.outChannels()
+                    + " channels but the " + (codec == LatentCodec.PIXELS ? "pixel space" : "VAE")
+                    + " has " + codec.channels());
+        }
+    }
+
+    /**
+     * Loads a model: a diffusers folder ({@code model_index.json}, {@code unet/}, and as the
+     * model has them {@code vae/}, {@code text_encoder/} + {@code tokenizer/}, {@code
+     * scheduler/}; optionally jdiffusion's {@code jdiffusion.json} with {@code name}, {@code
+     * labels}, {@code default_guidance}, {@code default_sampler}, {@code clip_skip}) or a
+     * single-file Stable Diffusion 1.x {@code .safetensors} checkpoint with CLIP's tokenizer
+     * files in a {@code tokenizer/} folder beside it.
+     *
+     * <p>Every weight file is validated and every expected tensor must be present with its
+     * shape; pickle files ({@code .bin}, {@code .ckpt}) are refused.
+     *
+     * @param model the folder or checkpoint file
+     * @param options device, precision and default sampler
+     * @return the loaded pipeline; close it to release the weights
+     * @throws ModelLoadException if a file is missing, corrupt, refused or does not match its
+     *     configuration
+     */
+    public static DiffusionPipeline load(Path model, PipelineOptions options)
+            throws ModelLoadException {
+        return ModelFolder.load(model, options);
+    }
+
+    /**
+     * The guidance scale this model is meant to be used with.
+     *
+     * @return the model's default classifier-free guidance scale
+     */
+    public double defaultGuidance() {
+        return defaultGuidance;
+    }
+
+    /**
+     * The model's name as written into the PNG parameters.
+     *
+     * @return the name
+     */
+    public String modelName() {
+        return modelName;
+    }
+
+    /**
+     * The image size the model was trained at.
+     *
+     * @return the default width and height in pixels
+     */
+    public int defaultSize() {
+        return defaultSize;
+    }
+
+    /**
+     * Whether the model takes a prompt (text or class label).
+     *
+     * @return {@code false} for unconditional models
+     */
+    public boolean isConditional() {
+        return conditioner != null;
+    }
+
+    /** The codec between images and the diffusion space (package-private, for tests). */
+    LatentCodec codec() {
+        return codec;
+    }
+
+    /**
+     * The noise schedule the model was trained with.
+     *
+     * @return the scheduler
+     */
+    public DiffusersScheduler scheduler() {
+        return scheduler;
+    }
+
+    @Override
+    public GenerationResult generate(GenerationRequest request) {
+        long start = System.nanoTime();
+        Plan plan = plan(request); // all validation, before any native work
+        lock.readLock().lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("the pipeline is closed");
+            }
+            List<GeneratedImage> images = new ArrayList<>();
+            List<List<GeneratedImage>> progressions = new ArrayList<>();
+            try (NDManager rm = manager.newSubManager()) {
+                run(plan, rm, images, progressions);
+            }
+            return new GenerationResult(images, request,
+                    request.previewEvery() > 0 ? progressions : List.of(),
+                    Duration.ofNanos(System.nanoTime() - start));
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /** Everything a request resolves to before native work starts. */
+    private record Plan(GenerationRequest request, int width, int height, long[] seeds,
+            Sampler sampler, String samplerName, DiffusersScheduler schedule, float[] sigmas,
+            float[] timesteps, int startIndex, boolean guided) {}
+
+    private Plan plan(GenerationRequest r) {
+        String samplerName = r.sampler() != null ? r.sampler() : options.defaultSampler();
+        if (!Samplers.names().contains(samplerName)) {
+            throw new IllegalArgumentException("sampler: unknown sampler '" + samplerName
+                    + "'; available samplers: " + String.join(", ", Samplers.names()));
+        }
+        Sampler sampler = Samplers.create(samplerName);
+        int width;
+        int height;
+        if (r.initImage() != null) {
+            width = r.width().orElse(r.initImage().width());
+            height = r.height().orElse(r.initImage().height());
+            if (width != r.initImage().width() || height != r.initImage().height()) {
+                throw new IllegalArgumentException("initImage is " + r.initImage().width() + "x"
+                        + r.initImage().height() + " but the request asks for " + width + "x"
+                        + height + "; resize the image or leave width/height unset");
+            }
+        } else {
+            width = r.width().orElse(defaultSize);
+            height = r.height().orElse(defaultSize);
+        }
+        int multiple = codec.factor() * network.sizeMultiple();
+        if (width % multiple != 0 || height % multiple != 0) {
+            throw new IllegalArgumentException("width and height must be multiples of " + multiple
+                    + " for this model (got " + width + "x" + height + ")");
+        }
+        if (network.inChannels() != codec.channels() && r.mask() == null) {
+            throw new IllegalArgumentException("this is an inpainting model (" + network.inChannels()
+                    + " input channels): give an initImage and a mask");
+        }
+        if (conditioner == null && !r.prompt().isEmpty()) {
+            throw new IllegalArgumentException(
+                    "prompt: this model is unconditional; use an empty prompt");
+        }
+        if (conditioner instanceof ClassLabelConditioner labels) {
+            labels.classOf(r.prompt());
+            labels.classOf(r.negativePrompt());
+        }
+        DiffusersScheduler schedule = r.spacing() == null ? scheduler
+                : scheduler.withSpacing(r.spacing());
+        float[] sigmas = schedule.sigmas(r.steps());
+        float[] timesteps = schedule.timesteps(r.steps());
+        int startIndex = 0;
+        if (r.initImage() != null) {
+            // diffusers: init_timestep = min(int(steps * strength), steps); t_start = steps - it.
+            int initSteps = Math.min((int) (r.steps() * r.strength()), r.steps());
+            startIndex = r.steps() - initSteps;
+        }
+        long base = r.seed().isPresent() ? r.seed().getAsLong() : SEEDS.nextLong() >>> 1;
+        long[] seeds = new long[r.numImages()];
+        for (int i = 0; i < seeds.length; i++) {
+            seeds[i] = base + i;
+        }
+        boolean guided = conditioner != null && r.guidanceScale() > 1;
+        return new Plan(r, width, height, seeds, sampler, samplerName, schedule, sigmas,
+                timesteps, startIndex, guided);
+    }
+
+    private void run(Plan p, NDManager rm, List<GeneratedImage> images,
+            List<List<GeneratedImage>> progressions) {
+        GenerationRequest r = p.request();
+        int n = r.numImages();
+        int h = p.height() / codec.factor();
+        int w = p.width() / codec.factor();
+        Shape latentShape = new Shape(n, codec.channels(), h, w);
+
+        // Conditioning: [uncond; cond] when guided, cond alone otherwise.
+        NDList condition = new NDList();
+        if (conditioner != null) {
+            NDList cond = conditioner.encode(rm, Collections.nCopies(n, r.prompt()));
+            if (p.guided()) {
+                NDList uncond = conditioner.encode(rm, Collections.nCopies(n, r.negativePrompt()));
+                for (int i = 0; i < cond.size(); i++) {
+                    condition.add(NDArrays.concat(new NDList(uncond.get(i), cond.get(i)), 0));
+                }
+            } else {
+                condition = cond;
+            }
+        }
+
+        BatchNoise noise = new BatchNoise(p.seeds());
+        NDArray initNoise = noise.randn(rm, latentShape);
+        float[] sigmas = Arrays.copyOfRange(p.sigmas(), p.startIndex(), p.sigmas().length);
+
+        NDArray initLatents = null;
+        NDArray mask = null;
+        NDArray maskedLatents = null;
+        if (r.initImage() != null) {
+            NDArray pixels = ImageTensors.toTensor(rm, r.initImage());
+            initLatents = repeat(codec.encode(pixels), n);
+            if (r.mask() != null) {
+                NDArray pixelMask = ImageTensors.maskTensor(rm, r.mask());
+                mask = repeat(downsampleMask(pixelMask), n);
+                if (network.inChannels() != codec.channels()) {
+                    NDArray masked = pixels.mul(pixelMask.sub(1).neg()); // keep region only
+                    maskedLatents = repeat(codec.encode(masked), n);
+                }
+            }
+        }
+
+        NDArray x = initNoise.mul(sigmas[0]);
+        if (initLatents != null && sigmas[0] > 0) {
+            x = x.add(initLatents);
+        } else if (initLatents != null) {
+            x = initLatents;
+        }
+
+        Denoiser denoiser = VpDenoiser.of(model(p, condition, mask, maskedLatents, n), p.schedule())
+                .forRun(p.sigmas(), p.timesteps());
+        if (mask != null && maskedLatents == null) {
+            denoiser = new KeepKnownRegion(denoiser, initLatents, initNoise, mask);
+        }
+
+        List<NDArray> kept = new ArrayList<>();
+        StepListener listener = new Watch(r, kept, rm);
+        NDArray latents = x;
+        if (sigmas.length > 1) {
+            SamplingContext ctx = SamplingContext.of(noise, listener);
+            latents = p.sampler().sample(denoiser, x, sigmas, ctx);
+        }
+        NDArray pixels = codec.decode(latents);
+        if (mask != null && r.mask() != null) {
+            // Paste the exact init pixels back outside the mask.
+            NDArray pixelMask = ImageTensors.maskTensor(rm, r.mask());
+            NDArray init = ImageTensors.toTensor(rm, r.initImage());
+            pixels = pixels.mul(pixelMask).add(init.mul(pixelMask.sub(1).neg()));
+        }
+        for (int i = 0; i < n; i++) {
+            String params = ParametersText.format(r.prompt(), r.negativePrompt(), r.steps(),
+                    p.samplerName(), r.guidanceScale(), p.seeds()[i], p.width(), p.height(),
+                    modelName, r.initImage() != null ? r.strength() : null, r.spacing());
+            images.add(ImageTensors.toImage(pixels, i, p.seeds()[i],
+                    Map.of(GeneratedImage.PARAMETERS_KEY, params)));
+        }
+        if (r.previewEvery() > 0) {
+            for (int i = 0; i < n; i++) {
+                progressions.add(new ArrayList<>());
+            }
+            for (NDArray x0 : kept) {
+                NDArray decoded = codec.decode(x0);
+                for (int i = 0; i < n; i++) {
+                    progressions.get(i).add(
+                            ImageTensors.toImage(decoded, i, p.seeds()[i], Map.of()));
+                }
+            }
+        }
+    }
+
+    private static NDArray repeat(NDArray single, int n) {
+        return n == 1 ? single : single.repeat(0, n);
+    }
+
+    private NDArray downsampleMask(NDArray pixelMask) {
+        int f = codec.factor();
+        if (f == 1) {
+            return pixelMask;
+        }
+        // A latent cell is repainted if any of its pixels is (max-pool), so no seam of old
+        // content survives at the mask border.
+        Shape s = pixelMask.getShape();
+        return pixelMask.reshape(1, 1, s.get(2) / f, f, s.get(3) / f, f).max(new int[] {5}).max(new int[] {3});
+    }
+
+    /** The network with conditioning and guidance bound, as the VP adapter calls it. */
+    private VpModel model(Plan p, NDList condition, NDArray mask, NDArray maskedLatents, int n) {
+        GenerationRequest r = p.request();
+        float scale = (float) r.guidanceScale();
+        float rescale = (float) r.guidanceRescale();
+        return (scaledX, t) -> {
+            NDArray in = scaledX;
+            if (maskedLatents != null) {
+                in = NDArrays.concat(new NDList(scaledX, mask, maskedLatents), 1);
+            }
+            int batch = p.guided() ? 2 * n : n;
+            if (p.guided()) {
+                in = NDArrays.concat(new NDList(in, in), 0);
+            }
+            NDArray ts = in.getManager().full(new Shape(batch), t, DataType.FLOAT32);
+            NDArray out = network.predict(in, ts, condition);
+            if (!p.guided()) {
+                return out;
+            }
+            NDArray uncond = out.get("0:" + n);
+            NDArray cond = out.get(n + ":");
+            NDArray guided = uncond.add(cond.sub(uncond).mul(scale));
+            if (rescale > 0) {
+                guided = rescaleGuidance(guided, cond, rescale);
+            }
+            return guided;
+        };
+    }
+
+    /**
+     * Guidance rescale of Lin et al. (2023), eq. 15–16: scale the guided prediction to the
+     * per-sample standard deviation of the conditional one, then blend with factor φ.
+     */
+    static NDArray rescaleGuidance(NDArray guided, NDArray cond, float phi) {
+        int[] axes = new int[guided.getShape().dimension() - 1];
+        for (int i = 0; i < axes.length; i++) {
+            axes[i] = i + 1;
+        }
+        NDArray stdCond = std(cond, axes);
+        NDArray stdGuided = std(guided, axes);
+        NDArray rescaled = guided.mul(stdCond.div(stdGuided));
+        return rescaled.mul(phi).add(guided.mul(1 - phi));
+    }
+
+    private static NDArray std(NDArray x, int[] axes) {
+        NDArray mean = x.mean(axes, true);
+        return x.sub(mean).square().mean(axes, true).sqrt();
+    }
+
+    /** Keeps the known region of an ordinary model's inpainting, re-noised to each σ. */
+    private static final class KeepKnownRegion implements Denoiser {
+        private final Denoiser inner;
+        private final NDArray known;
+        private final NDArray noise;
+        private final NDArray mask;
+
+        KeepKnownRegion(Denoiser inner, NDArray known, NDArray noise, NDArray mask) {
+            this.inner = inner;
+            this.known = known;
+            this.noise = noise;
+            this.mask = mask;
+        }
+
+        @Override
+        public NDArray denoise(NDArray x, float sigma) {
+            NDArray keep = mask.sub(1).neg();
+            NDArray renoised = known.add(noise.mul(sigma));
+            NDArray merged = x.mul(mask).add(renoised.mul(keep));
+            NDArray x0 = inner.denoise(merged, sigma);
+            return x0.mul(mask).add(known.mul(keep));
+        }
+    }
+
+    /** Checks every step for non-finite values, keeps previews, and forwards to the user. */
+    private static final class Watch implements StepListener {
+        private final GenerationRequest request;
+        private final List<NDArray> kept;
+        private final NDManager keepIn;
+
+        Watch(GenerationRequest request, List<NDArray> kept, NDManager keepIn) {
+            this.request = request;
+            this.kept = kept;
+            this.keepIn = keepIn;
+        }
+
+        @Override
+        public boolean onStep(StepEvent e) {
+            NDArray x0 = e.denoised();
+            boolean bad = x0.isNaN().logicalOr(x0.isInfinite()).any().getBoolean();
+            if (bad) {
+                throw new IllegalStateException(String.format(java.util.Locale.ROOT,
+                        "the model produced NaN or infinite values at step %d of %d (sigma %.4f);"
+                                + " the weights may be corrupt or the data type unsupported",
+                        e.stepIndex() + 1, e.totalSteps(), e.sigma()));
+            }
+            int k = request.previewEvery();
+            if (k > 0 && ((e.stepIndex() + 1) % k == 0 || e.isLast())) {
+                NDArray copy = x0.duplicate();
+                NDScope.unregister(copy); // outlives the sampler's step scope
+                copy.attach(keepIn);
+                kept.add(copy);
+            }
+            return request.listener().onStep(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        lock.writeLock().lock();
+        try {
+            if (!closed) {
+                closed = true;
+                manager.close();
+                LOG.debug("closed pipeline {}", modelName);
+            }
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package dev.jdiffusion.djl.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
+import dev.jdiffusion.djl.nn.UNet2DConditionModel;
+
+/** A {@link UNet2DConditionModel} as the pipeline's {@link NoiseNetwork}. Thread-safe. */
+final class UNetNetwork implements NoiseNetwork {
+
+    private final UNet2DConditionModel unet;
+    private final NDManager weights;
+
+    UNetNetwork(UNet2DConditionModel unet, NDManager weights) {
+        this.unet = unet;
+        this.weights = weights;
+    }
+
+    @Override
+    public NDArray predict(NDArray scaledX, NDArray timesteps, NDList condition) {
+        UNet2DConditionConfig c = unet.config();
+        NDArray context = null;
+        NDArray labels = null;
+        if (c.usesCrossAttention()) {
+            context = condition.get(0);
+        } else if (c.numClassEmbeds() != null) {
+            labels = condition.get(0);
+        }
+        ParameterStore ps = new ParameterStore(weights, false);
+        return unet.predict(ps, scaledX, timesteps, context, labels, false);
+    }
+
+    @Override
+    public int inChannels() {
+        return unet.config().inChannels();
+    }
+
+    @Override
+    public int outChannels() {
+        return unet.config().outChannels();
+    }
+
+    @Override
+    public int sizeMultiple() {
+        return unet.config().downsampleFactor();
+    }
+}

@@ -1,0 +1,151 @@
+package dev.jdiffusion.examples.cli;
+
+import dev.jdiffusion.api.GeneratedImage;
+import dev.jdiffusion.api.GenerationRequest;
+import dev.jdiffusion.api.GenerationResult;
+import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
+import dev.jdiffusion.djl.pipeline.PipelineOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code jdiffusion generate PROMPT}: text-to-image, image-to-image and inpainting. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Generate images from a prompt (with the shipped emoji model unless --model"
+                + " is given).")
+final class GenerateCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", arity = "0..1", defaultValue = "",
+            description = "What to draw, e.g. \"a cat face\". Empty for unconditional models.")
+    String prompt;
+
+    @Option(names = "--negative", defaultValue = "", description = "Negative prompt.")
+    String negative;
+
+    @Option(names = "--steps", defaultValue = "20", description = "Sampler steps (default 20).")
+    int steps;
+
+    @Option(names = "--sampler", description = "Sampler name (see `jdiffusion samplers`).")
+    String sampler;
+
+    @Option(names = "--spacing",
+            description = "Schedule spacing: leading, trailing, linspace, karras, exponential.")
+    String spacing;
+
+    @Option(names = "--guidance", description = "Classifier-free guidance scale (model default"
+            + " if not given; <= 1 disables guidance).")
+    Double guidance;
+
+    @Option(names = "--seed", description = "Seed of the first image (random if not given).")
+    Long seed;
+
+    @Option(names = {"-n", "--num-images"}, defaultValue = "1", description = "Number of images.")
+    int count;
+
+    @Option(names = "--width", description = "Width in pixels (model default if not given).")
+    Integer width;
+
+    @Option(names = "--height", description = "Height in pixels (model default if not given).")
+    Integer height;
+
+    @Option(names = "--init-image", description = "Init image for image-to-image.")
+    Path initImage;
+
+    @Option(names = "--strength", defaultValue = "0.8",
+            description = "Image-to-image strength in [0, 1] (default 0.8).")
+    double strength;
+
+    @Option(names = "--mask", description = "Inpainting mask (white = repaint).")
+    Path mask;
+
+    @Option(names = "--model", description = "A diffusers model folder or single-file"
+            + " .safetensors checkpoint (default: the shipped emoji model).")
+    Path model;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu:N.")
+    String device;
+
+    @Option(names = {"-o", "--output"}, defaultValue = "out",
+            description = "Output folder, or a .png file name for a single image.")
+    Path output;
+
+    @Option(names = "--scale", defaultValue = "0",
+            description = "Also write a copy enlarged this many times (0 = automatic for small"
+                    + " models: to at least 256 pixels).")
+    int scale;
+
+    @Override
+    public Integer call() throws Exception {
+        Path modelDir = model != null ? model : DefaultModel.path();
+        PipelineOptions opts = PipelineOptions.defaults().withDevice(device);
+        try (DiffusionPipeline pipeline = DiffusionPipeline.load(modelDir, opts)) {
+            GenerationRequest.Builder b = GenerationRequest.builder(prompt)
+                    .negativePrompt(negative).steps(steps).numImages(count).sampler(sampler)
+                    .spacing(spacing).strength(strength)
+                    .guidanceScale(guidance != null ? guidance : pipeline.defaultGuidance());
+            if (seed != null) {
+                b.seed(seed);
+            }
+            if (width != null || height != null) {
+                int w = width != null ? width : pipeline.defaultSize();
+                int h = height != null ? height : pipeline.defaultSize();
+                b.size(w, h);
+            }
+            if (initImage != null) {
+                b.initImage(GeneratedImage.read(initImage));
+            }
+            if (mask != null) {
+                b.mask(GeneratedImage.read(mask));
+            }
+            b.listener(new Progress(System.out, System.console() != null,
+                    "generating"));
+            GenerationResult result = pipeline.generate(b.build());
+            int i = 0;
+            for (GeneratedImage img : result.images()) {
+                Path file = target(i++, img);
+                img.writePng(file);
+                System.out.println("wrote " + file + " (seed " + img.seed().orElseThrow() + ")");
+                int factor = scale > 0 ? scale : (img.width() < 256 ? (256 + img.width() - 1)
+                        / img.width() : 1);
+                if (factor > 1) {
+                    Path big = sibling(file, "-x" + factor);
+                    Images.enlarge(img, factor).writePng(big);
+                    System.out.println("wrote " + big + " (enlarged " + factor + "x)");
+                }
+            }
+            System.out.printf(Locale.ROOT, "done in %.2f s%n",
+                    result.elapsed().toMillis() / 1000.0);
+        }
+        return 0;
+    }
+
+    private Path target(int index, GeneratedImage img) throws IOException {
+        String name = output.getFileName().toString();
+        if (name.toLowerCase(Locale.ROOT).endsWith(".png")) {
+            return count == 1 ? output : sibling(output, "-" + index);
+        }
+        Files.createDirectories(output);
+        String stem = slug(prompt.isEmpty() ? "image" : prompt);
+        return output.resolve(stem + "-" + img.seed().orElseThrow() + ".png");
+    }
+
+    private static Path sibling(Path file, String suffix) {
+        String name = file.getFileName().toString();
+        String base = name.endsWith(".png") ? name.substring(0, name.length() - 4) : name;
+        return file.resolveSibling(base + suffix + ".png");
+    }
+
+    static String slug(String text) {
+        String s = text.toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9]+", "-")
+                .replaceAll("(^-|-$)", "");
+        if (s.isEmpty()) {
+            s = "image";
+        }
+        return s.length() > 40 ? s.substring(0, 40) : s;
+    }
+}
