@@ -20,8 +20,9 @@ import java.util.List;
  * class-conditional.
  *
  * <p>Input {@code NDList(x (N, dim), t (N) float timesteps[, labels (N) int class ids])},
- * output {@code NDList(prediction (N, dim))}. The timestep enters through a sinusoidal embedding
- * (as in DDPM's UNet); a class label through a learned embedding with {@code numClasses + 1}
+ * output {@code NDList(prediction (N, dim))}. x enters raw and as sinusoidal (Fourier) features
+ * of each coordinate; the timestep through a sinusoidal embedding (as in DDPM's UNet); a class
+ * label through a learned embedding with {@code numClasses + 1}
  * rows, the last being the "null" class used for classifier-free guidance (labels omitted means
  * the null class). Both are concatenated with x and passed through an input layer, {@code depth}
  * residual blocks {@code h + SiLU(W·h + b)} and an output layer.
@@ -31,6 +32,12 @@ import java.util.List;
  * forward passes may run concurrently once initialised.
  */
 public final class MlpDenoiser extends AbstractBlock {
+
+    /** Sinusoidal features per input coordinate (times two: sine and cosine). */
+    private static final int INPUT_FREQUENCIES = 16;
+
+    /** Input coordinates are multiplied by this before their sinusoidal features. */
+    private static final float INPUT_SCALE = 25f;
 
     private final int dim;
     private final int hidden;
@@ -65,7 +72,7 @@ public final class MlpDenoiser extends AbstractBlock {
         this.timeDim = 32;
         this.numClasses = numClasses;
         this.classDim = numClasses > 0 ? 32 : 0;
-        int in = dim + timeDim + classDim;
+        int in = dim * (1 + 2 * INPUT_FREQUENCIES) + timeDim + classDim;
         inW = param("input.weight", Parameter.Type.WEIGHT, hidden, in);
         inB = param("input.bias", Parameter.Type.BIAS, hidden);
         for (int i = 0; i < depth; i++) {
@@ -129,7 +136,8 @@ public final class MlpDenoiser extends AbstractBlock {
         NDArray x = inputs.get(0); // (N, dim)
         NDArray t = inputs.get(1); // (N)
         long n = x.getShape().get(0);
-        NDList parts = new NDList(x, timestepEmbedding(t.toType(DataType.FLOAT32, false)));
+        NDList parts = new NDList(x, inputFeatures(x),
+                timestepEmbedding(t.toType(DataType.FLOAT32, false)));
         if (numClasses > 0) {
             NDArray labels = inputs.size() > 2 ? inputs.get(2)
                     : x.getManager().full(new Shape(n), numClasses, DataType.INT64);
@@ -139,7 +147,7 @@ public final class MlpDenoiser extends AbstractBlock {
             throw new IllegalArgumentException(
                     "this MLP is unconditional but was given a condition");
         }
-        NDArray h = NDArrays.concat(parts, 1); // (N, dim + timeDim + classDim)
+        NDArray h = NDArrays.concat(parts, 1); // (N, dim·33 + timeDim + classDim)
         h = silu(Linear.linear(h, value(ps, inW, x, training), value(ps, inB, x, training))
                 .singletonOrThrow()); // (N, hidden)
         for (int i = 0; i < depth; i++) {
@@ -163,14 +171,26 @@ public final class MlpDenoiser extends AbstractBlock {
 
     /** DDPM's sinusoidal embedding: (N) timesteps → (N, timeDim) [sin, cos]. */
     private NDArray timestepEmbedding(NDArray t) {
-        int half = timeDim / 2;
+        return sinusoids(t.reshape(-1, 1), timeDim / 2, 1f).reshape(-1, timeDim);
+    }
+
+    /**
+     * Sinusoidal features of each coordinate of x, scaled by {@value #INPUT_SCALE} (Fourier
+     * features: they let a small MLP represent the sharp denoisers of low-dimensional data).
+     */
+    private NDArray inputFeatures(NDArray x) {
+        return sinusoids(x, INPUT_FREQUENCIES, INPUT_SCALE).reshape(x.getShape().get(0), -1);
+    }
+
+    /** (N, d) → (N, d, 2·half): [sin, cos] of scale·v·10000^(−i/half). */
+    private static NDArray sinusoids(NDArray v, int half, float scale) {
         float[] freq = new float[half];
         for (int i = 0; i < half; i++) {
-            freq[i] = (float) Math.exp(-Math.log(10000) * i / half);
+            freq[i] = (float) (scale * Math.exp(-Math.log(10000) * i / half));
         }
-        NDArray f = t.getManager().create(freq, new Shape(1, half));
-        NDArray args = t.reshape(-1, 1).mul(f); // (N, half)
-        return NDArrays.concat(new NDList(args.sin(), args.cos()), 1);
+        NDArray f = v.getManager().create(freq, new Shape(1, 1, half));
+        NDArray args = v.expandDims(2).mul(f); // (N, d, half)
+        return NDArrays.concat(new NDList(args.sin(), args.cos()), 2);
     }
 
     @Override

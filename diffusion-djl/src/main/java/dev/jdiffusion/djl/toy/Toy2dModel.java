@@ -101,9 +101,9 @@ public final class Toy2dModel implements AutoCloseable {
 
     /**
      * The configuration {@link #train} uses by default for the toy data: linear β 1e-4→0.02 over
-     * 1000 timesteps, ε-prediction, batch 256, learning rate 3e-3 with 100 warm-up steps and
+     * 1000 timesteps, ε-prediction, batch 512, learning rate 3e-3 with 100 warm-up steps and
      * cosine decay to 3e-5, no weight decay, clipping at norm 1, EMA 0.995, min-SNR-5
-     * weighting, and condition dropout 0.1 for conditional models.
+     * weighting, and condition dropout 0.2 for conditional models.
      *
      * @param steps the number of training steps
      * @param seed the seed
@@ -115,14 +115,14 @@ public final class Toy2dModel implements AutoCloseable {
                 .optSchedule(NoiseSchedule.linear(1000, 1e-4, 0.02))
                 .optPredictionType(PredictionType.EPSILON)
                 .optSteps(steps)
-                .optBatchSize(256)
+                .optBatchSize(512)
                 .optLearningRate(3e-3, 3e-5)
                 .optWarmupSteps(100)
                 .optWeightDecay(0)
                 .optGradClipNorm(1.0)
                 .optEmaDecay(0.995)
                 .optMinSnrGamma(5)
-                .optConditionDropout(conditional ? 0.1 : 0)
+                .optConditionDropout(conditional ? 0.2 : 0)
                 .optSeed(seed)
                 .optLogEvery(500)
                 .build();
@@ -140,11 +140,16 @@ public final class Toy2dModel implements AutoCloseable {
      */
     public static Toy2dModel train(Points2d data, boolean conditional, TrainingConfig config,
             TrainingListener listener) {
+        return train(data, conditional, config, listener, HIDDEN, DEPTH);
+    }
+
+    static Toy2dModel train(Points2d data, boolean conditional, TrainingConfig config,
+            TrainingListener listener, int hidden, int depth) {
         int classes = conditional ? data.numClasses() : 0;
-        MlpDenoiser trained = new MlpDenoiser(2, HIDDEN, DEPTH, classes);
+        MlpDenoiser trained = new MlpDenoiser(2, hidden, depth, classes);
         NDManager manager = NDManager.newBaseManager();
         try {
-            MlpDenoiser ema = new MlpDenoiser(2, HIDDEN, DEPTH, classes);
+            MlpDenoiser ema = new MlpDenoiser(2, hidden, depth, classes);
             ema.initialize(manager, DataType.FLOAT32, ema.inputShapes(1));
             TrainingProgress last;
             try (DiffusionTrainer trainer = DiffusionTrainer.builder().setModel(trained)
@@ -219,10 +224,14 @@ public final class Toy2dModel implements AutoCloseable {
      * @return {@code steps + 1} descending values ending with 0
      */
     public float[] sigmas(int steps) {
+        return karrasSigmas(config.schedule(), steps);
+    }
+
+    static float[] karrasSigmas(NoiseSchedule schedule, int steps) {
         if (steps < 1) {
             throw new IllegalArgumentException("steps must be >= 1 (got " + steps + ")");
         }
-        double[] s = config.schedule().sigmas();
+        double[] s = schedule.sigmas();
         double rho = 7;
         double hi = Math.pow(s[s.length - 1], 1 / rho);
         double lo = Math.pow(s[0], 1 / rho);
