@@ -229,7 +229,7 @@ final class Toy2dPlot {
         g.setColor(new Color(0x222222));
         g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 24));
         String title = String.format(Locale.ROOT, "%s  \u00b7  %s, %d steps  \u00b7  "
-                + "energy distance %.4f", dataset, sampler, sampleSteps, distance);
+                + "energy distance %s", dataset, sampler, sampleSteps, fmt(distance));
         FontMetrics fm = g.getFontMetrics();
         g.drawString(title, (SIZE - fm.stringWidth(title)) / 2, 42);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 16));
@@ -241,9 +241,14 @@ final class Toy2dPlot {
 
     private String subtitle() {
         return String.format(Locale.ROOT, "MLP denoiser, %d training steps, seed %d, %s"
-                + "  \u00b7  two data draws: %.4f", trainSteps, seed,
+                + "  \u00b7  two data draws: %s", trainSteps, seed,
                 conditional ? String.format(Locale.ROOT, "class-conditional (guidance %.1f)",
-                        guidance) : "unconditional", baseline);
+                        guidance) : "unconditional", fmt(baseline));
+    }
+
+    /** Four decimals, without a "-0.0000" for tiny negative U-statistics. */
+    private static String fmt(double v) {
+        return String.format(Locale.ROOT, "%.4f", Math.abs(v) < 5e-5 ? 0.0 : v);
     }
 
     private static void dot(Graphics2D g, double cx, double cy, double d) {
