@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "jdiffusion 0.1.0-SNAPSHOT",
         description = "Diffusion image generation in Java.",
-        subcommands = {Main.SamplersCommand.class})
+        subcommands = {Main.SamplersCommand.class, Toy2dCommand.class})
 public final class Main implements Callable<Integer> {
 
     /**
