@@ -350,7 +350,7 @@ public final class DiffusionTrainer implements AutoCloseable {
                     + " but the training data has no condition/null condition; set it to 0");
         }
         Shape maskShape = new Shape(batch).addAll(ones(cond.getShape().dimension() - 1));
-        NDArray mask = sm.create(drop, maskShape);
+        NDArray mask = sm.create(drop, maskShape).broadcast(cond.getShape());
         return NDArrays.where(mask, nul.toType(cond.getDataType(), false), cond);
     }
 

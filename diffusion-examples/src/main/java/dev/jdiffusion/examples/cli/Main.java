@@ -11,7 +11,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "jdiffusion 0.1.0-SNAPSHOT",
         description = "Diffusion image generation in Java.",
-        subcommands = {Main.SamplersCommand.class, Toy2dCommand.class})
+        subcommands = {GenerateCommand.class, TrainCommand.class, Toy2dCommand.class,
+                Main.SamplersCommand.class})
 public final class Main implements Callable<Integer> {
 
     /**
