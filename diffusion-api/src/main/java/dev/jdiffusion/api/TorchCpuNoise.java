@@ -110,17 +110,22 @@ final class TorchCpuNoise implements NoiseSource {
      */
     static final class FloatMath {
 
-        /** √½: mantissas below it are doubled so the log argument stays in [√½ − 1, √2 − 1). */
-        private static final float SQRT_HALF = 0.707106781186547524f;
+        /** Stored mantissa bits of √½: m below it is doubled so that f = m − 1 is in [√½−1, √2−1). */
+        private static final int SQRT_HALF_MANTISSA =
+                Float.floatToRawIntBits(0.707106781186547524f) & 0x007fffff;
         /** ln 2 split into 0.693359375 (exact in 9 bits) plus a small correction. */
         private static final float LN2_HI = 0.693359375f;
         private static final float LN2_LO = -2.12194440e-4f;
         /** Cephes {@code logf} polynomial: ln(1 + x) ≈ x − x²/2 + x³·P(x), P of degree 8. */
-        private static final float[] LOG_P = {
-            7.0376836292E-2f, -1.1514610310E-1f, 1.1676998740E-1f, -1.2420140846E-1f,
-            1.4249322787E-1f, -1.6668057665E-1f, 2.0000714765E-1f, -2.4999993993E-1f,
-            3.3333331174E-1f,
-        };
+        private static final float LOG_P0 = 7.0376836292E-2f;
+        private static final float LOG_P1 = -1.1514610310E-1f;
+        private static final float LOG_P2 = 1.1676998740E-1f;
+        private static final float LOG_P3 = -1.2420140846E-1f;
+        private static final float LOG_P4 = 1.4249322787E-1f;
+        private static final float LOG_P5 = -1.6668057665E-1f;
+        private static final float LOG_P6 = 2.0000714765E-1f;
+        private static final float LOG_P7 = -2.4999993993E-1f;
+        private static final float LOG_P8 = 3.3333331174E-1f;
 
         /** 4/π, to find the octant of θ. */
         private static final float FOUR_OVER_PI = 1.27323954473516f;
@@ -149,20 +154,22 @@ final class TorchCpuNoise implements NoiseSource {
          */
         static float log(float x) {
             int bits = Float.floatToRawIntBits(x);
-            float e = (bits >>> 23) - 126; // x = m·2^e with m in [½, 1)
-            float m = Float.intBitsToFloat((bits & MANTISSA_MASK) | HALF_EXPONENT);
-            float f;
-            if (m < SQRT_HALF) {
-                e -= 1f;
-                f = (m - 1f) + m; // 2m − 1, exact
-            } else {
-                f = m - 1f;
-            }
+            int mantissa = bits & MANTISSA_MASK;
+            // −1 when m < √½ (the 23 stored bits compare like m itself), else 0; no branch, as
+            // the comparison is a coin flip on random input.
+            int below = (mantissa - SQRT_HALF_MANTISSA) >> 31;
+            float e = (bits >>> 23) - 126 + below; // x = m·2^e, m in [½, 1) moved to [√½, √2)
+            float m = Float.intBitsToFloat(mantissa | HALF_EXPONENT);
+            float f = (m - 1f) + Float.intBitsToFloat(Float.floatToRawIntBits(m) & below);
             float z = f * f;
-            float p = LOG_P[0];
-            for (int k = 1; k < LOG_P.length; k++) {
-                p = Math.fma(p, f, LOG_P[k]);
-            }
+            float p = Math.fma(LOG_P0, f, LOG_P1); // Horner, one rounding per step
+            p = Math.fma(p, f, LOG_P2);
+            p = Math.fma(p, f, LOG_P3);
+            p = Math.fma(p, f, LOG_P4);
+            p = Math.fma(p, f, LOG_P5);
+            p = Math.fma(p, f, LOG_P6);
+            p = Math.fma(p, f, LOG_P7);
+            p = Math.fma(p, f, LOG_P8);
             float y = Math.fma(p * f, z, e * LN2_LO); // f³·P(f) + e·ln2_lo
             y = Math.fma(z, -0.5f, y); // − f²/2
             float sum = f + y;
@@ -192,18 +199,15 @@ final class TorchCpuNoise implements NoiseSource {
             s = Math.fma(s * z, x, x); // x + x³·S(x²)
 
             // Quadrants 1 and 3 (octant & 2) swap the polynomials: sin θ = ±cos x, cos θ = ∓sin x.
-            boolean swap = (octant & 2) != 0;
-            float sinTheta = swap ? c : s;
-            float cosTheta = swap ? s : c;
             // sin θ < 0 for octant 4..7; cos θ < 0 for octant 2..5, i.e. when (octant − 2) & 4 = 0.
+            // Selected with bit masks, not branches, as octants are random.
+            int sBits = Float.floatToRawIntBits(s);
+            int cBits = Float.floatToRawIntBits(c);
+            int swap = (sBits ^ cBits) & -((octant >> 1) & 1);
             int sinSign = (octant & 4) << 29;
             int cosSign = (~(octant - 2) & 4) << 29;
-            out[cosAt] = radius * withSign(cosTheta, cosSign);
-            out[sinAt] = radius * withSign(sinTheta, sinSign);
-        }
-
-        private static float withSign(float value, int signBit) {
-            return Float.intBitsToFloat(Float.floatToRawIntBits(value) ^ signBit);
+            out[cosAt] = radius * Float.intBitsToFloat(cBits ^ swap ^ cosSign);
+            out[sinAt] = radius * Float.intBitsToFloat(sBits ^ swap ^ sinSign);
         }
     }
 
