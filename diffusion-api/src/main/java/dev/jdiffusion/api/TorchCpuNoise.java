@@ -233,10 +233,17 @@ final class TorchCpuNoise implements NoiseSource {
             if (index >= N) {
                 twist();
             }
-            int end = Math.min(to, i + (N - index));
-            for (; i < end; i++) {
-                data[i] = (temper(mt[index++]) & 0xFFFFFF) * 0x1.0p-24f;
-            }
+            int count = Math.min(to - i, N - index);
+            toFloatUniforms(mt, index, data, i, count);
+            index += count;
+            i += count;
+        }
+    }
+
+    /** Tempers {@code count} state words from {@code mt[at]} into uniforms at {@code data[to]}. */
+    private static void toFloatUniforms(int[] mt, int at, float[] data, int to, int count) {
+        for (int k = 0; k < count; k++) {
+            data[to + k] = (temper(mt[at + k]) & 0xFFFFFF) * 0x1.0p-24f;
         }
     }
 
