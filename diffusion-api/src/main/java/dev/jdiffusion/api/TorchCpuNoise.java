@@ -104,15 +104,20 @@ final class TorchCpuNoise implements NoiseSource {
      * kernel calls, with the fused multiply-adds GCC forms from its separate multiplies and adds
      * (the first multiply feeding an add is fused). Every {@link Math#fma} and every plain float
      * operation below mirrors one rounding of that kernel; reordering them changes the last bit.
+     * {@link Math#fma} is one instruction on every CPU with FMA (all AVX2 x86-64 CPUs, all
+     * aarch64); without it the JDK computes the same value slowly.
      *
      * <p>Accuracy against the correctly rounded functions over every input the Box–Muller step can
      * see is checked by {@code TorchCpuNoiseTest}.
      */
     static final class FloatMath {
 
-        /** Stored mantissa bits of √½: m below it is doubled so that f = m − 1 is in [√½−1, √2−1). */
+        /** The 23 stored mantissa bits of a float, and the exponent field of ½. */
+        private static final int MANTISSA_MASK = 0x007fffff;
+        private static final int HALF_EXPONENT = 0x3f000000;
+        /** Stored mantissa bits of √½: a smaller m is doubled, keeping f = m − 1 near 0. */
         private static final int SQRT_HALF_MANTISSA =
-                Float.floatToRawIntBits(0.707106781186547524f) & 0x007fffff;
+                Float.floatToRawIntBits(0.707106781186547524f) & MANTISSA_MASK;
         /** ln 2 split into 0.693359375 (exact in 9 bits) plus a small correction. */
         private static final float LN2_HI = 0.693359375f;
         private static final float LN2_LO = -2.12194440e-4f;
@@ -142,15 +147,11 @@ final class TorchCpuNoise implements NoiseSource {
         private static final float SIN_S1 = 8.3321608736E-3f;
         private static final float SIN_S2 = -1.6666654611E-1f;
 
-        private static final int SIGN_BIT = 0x80000000;
-        private static final int MANTISSA_MASK = 0x007fffff;
-        private static final int HALF_EXPONENT = 0x3f000000;
-
         private FloatMath() {}
 
         /**
-         * Natural logarithm of a positive normal float: with x = m·2^e, m in [½, 1) (in [√½, √2)
-         * after moving one factor 2 into m when m < √½), ln x = e·ln 2 + ln(1 + f) with f = m − 1.
+         * Natural logarithm of a positive normal float: with x = m·2^e, m in [½, 1), moved to
+         * [√½, √2) by m ← 2m, e ← e − 1 when m < √½, ln x = e·ln 2 + ln(1 + f) with f = m − 1.
          */
         static float log(float x) {
             int bits = Float.floatToRawIntBits(x);
@@ -158,8 +159,9 @@ final class TorchCpuNoise implements NoiseSource {
             // −1 when m < √½ (the 23 stored bits compare like m itself), else 0; no branch, as
             // the comparison is a coin flip on random input.
             int below = (mantissa - SQRT_HALF_MANTISSA) >> 31;
-            float e = (bits >>> 23) - 126 + below; // x = m·2^e, m in [½, 1) moved to [√½, √2)
-            float m = Float.intBitsToFloat(mantissa | HALF_EXPONENT);
+            float e = (bits >>> 23) - 126 + below;
+            float m = Float.intBitsToFloat(mantissa | HALF_EXPONENT); // in [½, 1)
+            // f = m − 1, or (m − 1) + m = 2m − 1 (exact) when below.
             float f = (m - 1f) + Float.intBitsToFloat(Float.floatToRawIntBits(m) & below);
             float z = f * f;
             float p = Math.fma(LOG_P0, f, LOG_P1); // Horner, one rounding per step
@@ -177,9 +179,10 @@ final class TorchCpuNoise implements NoiseSource {
         }
 
         /**
-         * Writes radius·cos θ to {@code out[cosAt]} and radius·sin θ to {@code out[sinAt]}, for 0 ≤
-         * θ < 2π+. The octant j (rounded up to even) gives the reduced angle x = θ − j·π/4 in [−π/4,
-         * π/4]; by the quadrant j/2 either the sin or the cos polynomial of x serves, with a sign.
+         * Writes radius·cos θ to {@code out[cosAt]} and radius·sin θ to {@code out[sinAt]}, for θ
+         * in [0, 2π] (the kernel's θ = 2π·u2 is never negative, so its handling of the sign of θ is
+         * left out). The octant ⌊4θ/π⌋ rounded up to even, j, gives x = θ − j·π/4 in [−π/4, π/4];
+         * by the quadrant j/2 either the sin or the cos polynomial of x serves, with a sign.
          */
         static void polar(float radius, float theta, float[] out, int cosAt, int sinAt) {
             int octant = ((int) (theta * FOUR_OVER_PI) + 1) & ~1;
