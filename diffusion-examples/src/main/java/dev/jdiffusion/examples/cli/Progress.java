@@ -2,7 +2,7 @@ package dev.jdiffusion.examples.cli;
 
 import dev.jdiffusion.api.StepEvent;
 import dev.jdiffusion.api.StepListener;
-import java.io.PrintStream;
+import java.io.PrintWriter;
 import java.util.Locale;
 
 /**
@@ -11,12 +11,12 @@ import java.util.Locale;
  */
 final class Progress implements StepListener {
 
-    private final PrintStream out;
+    private final PrintWriter out;
     private final boolean terminal;
     private final String label;
     private long start;
 
-    Progress(PrintStream out, boolean terminal, String label) {
+    Progress(PrintWriter out, boolean terminal, String label) {
         this.out = out;
         this.terminal = terminal;
         this.label = label;
