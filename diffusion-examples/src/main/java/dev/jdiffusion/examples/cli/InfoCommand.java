@@ -158,7 +158,8 @@ final class InfoCommand implements Callable<Integer> {
         } else {
             absentRow("tokenizer", "none");
         }
-        absentRow("scheduler", scheduler != null ? scheduler.className() : "none");
+        absentRow("scheduler", scheduler == null ? "none"
+                : scheduler.className().isEmpty() ? "(no _class_name)" : scheduler.className());
         totalRow(all);
 
         int factor = vae != null ? vae.downsampleFactor() : 1;
@@ -167,7 +168,8 @@ final class InfoCommand implements Callable<Integer> {
             line("size", px + "x" + px + " pixels" + (vae != null ? " (latents "
                     + unet.sampleSize() + "x" + unet.sampleSize() + "x" + vae.latentChannels()
                     + ", VAE factor " + factor + ")" : " (pixel space)")
-                    + "; sizes must be multiples of " + factor * unet.downsampleFactor());
+                    + "; sizes must be multiples of "
+                    + lcm(8, factor * unet.downsampleFactor()));
         } else {
             line("size", "not stated in unet/config.json (sample_size); 512x512 assumed");
         }
@@ -231,6 +233,11 @@ final class InfoCommand implements Callable<Integer> {
             b.append(", zero terminal SNR");
         }
         return b.toString();
+    }
+
+    private static int lcm(int a, int b) {
+        return a / java.math.BigInteger.valueOf(a).gcd(java.math.BigInteger.valueOf(b)).intValue()
+                * b;
     }
 
     private static String plain(double d) {

@@ -232,7 +232,8 @@ class CliTest {
                 o);
         assertTrue(o.lines().anyMatch(l -> l.startsWith("  scheduler") && l.contains(
                 "DDPMScheduler")), o);
-        assertTrue(o.contains("size:         16x16 pixels (latents 8x8x4, VAE factor 2)"), o);
+        assertTrue(o.contains("size:         16x16 pixels (latents 8x8x4, VAE factor 2);"
+                + " sizes must be multiples of 8"), o);
         assertTrue(o.contains("conditioning: text prompt (CLIP encoder"), o);
         assertTrue(o.contains("scheduler:    DDPMScheduler, scaled_linear betas 0.00085..0.012"
                 + " over 1000 steps, prediction epsilon, spacing linspace"), o);

@@ -68,6 +68,7 @@ final class TinyModel {
         if (textModel == null) {
             try {
                 Path root = Files.createTempDirectory("jdiffusion-cli-tiny-");
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(root)));
                 Path dir = root.resolve("tiny");
                 try (NDManager m = NDManager.newBaseManager("PyTorch")) {
                     Path tok = Files.createDirectories(root.resolve("tok"));
@@ -98,6 +99,16 @@ final class TinyModel {
             }
         }
         return textModel;
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            // best effort: a temp folder
+        }
     }
 
     private static long count(Block block) {
