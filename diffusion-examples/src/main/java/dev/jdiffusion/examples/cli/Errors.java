@@ -76,13 +76,18 @@ final class Errors implements IExecutionExceptionHandler, IParameterExceptionHan
             return oneLine(msg != null ? msg : e.getClass().getSimpleName());
         }
         // Anything else is unexpected: say what it was and how to see more.
-        String what = e.getClass().getName() + (msg != null ? ": " + oneLine(msg) : "");
+        String what = e.getClass().getName() + (msg != null ? ": " + shorten(oneLine(msg)) : "");
         return verbose ? what : what + " (run with --verbose for details)";
     }
 
     private static String oneLine(String s) {
         String first = s.strip().lines().findFirst().orElse("");
         return first.isEmpty() ? s.strip() : first;
+    }
+
+    /** Engine messages can run to kilobytes: keep the first 160 characters. */
+    private static String shorten(String s) {
+        return s.length() <= 160 ? s : s.substring(0, 157) + "...";
     }
 
     private static boolean verbose(ParseResult result) {

@@ -1,5 +1,6 @@
 package dev.jdiffusion.examples.cli;
 
+import ai.djl.engine.Engine;
 import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.GenerationResult;
@@ -121,6 +122,9 @@ final class GenerateCommand implements Callable<Integer> {
             throw usage(optionNames(e.getMessage()));
         }
         Path modelDir = model != null ? model : DefaultModel.path();
+        if (!device.equals("cpu")) {
+            requireGpu();
+        }
         PipelineOptions opts = PipelineOptions.defaults().withDevice(device);
         try (DiffusionPipeline pipeline = DiffusionPipeline.load(modelDir, opts)) {
             b.guidanceScale(guidance != null ? guidance : pipeline.defaultGuidance());
@@ -152,6 +156,18 @@ final class GenerateCommand implements Callable<Integer> {
     private void checkDevice() {
         if (!device.matches("cpu|gpu(:\\d{1,3})?")) {
             throw usage("--device: expected cpu, gpu or gpu:N (got '" + device + "')");
+        }
+    }
+
+    /** Fails with a clear message, not the engine's, when the GPU asked for is not there. */
+    private void requireGpu() {
+        int id = device.contains(":") ? Integer.parseInt(device.substring(4)) : 0;
+        int count = Engine.getEngine("PyTorch").getGpuCount();
+        if (id >= count) {
+            throw new IllegalArgumentException("--device " + device + ": "
+                    + (count == 0 ? "no GPU is usable by the PyTorch engine on this machine"
+                            : "the PyTorch engine sees only " + count + " GPU(s)")
+                    + "; use --device cpu");
         }
     }
 

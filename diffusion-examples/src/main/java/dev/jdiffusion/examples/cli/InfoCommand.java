@@ -363,8 +363,9 @@ final class InfoCommand implements Callable<Integer> {
                     .collect(Collectors.groupingBy(t -> t.name().split("\\.", 2)[0],
                             java.util.TreeMap::new, Collectors.toList()));
             for (Map.Entry<String, List<TensorInfo>> o : others.entrySet()) {
-                weightsRow(o.getKey(), Weights.of(o.getValue(), t -> true),
-                        o.getKey() + ".* (not used)");
+                Weights w = Weights.of(o.getValue(), t -> true);
+                weightsRow(o.getKey(), w, o.getKey() + ".* (not used)");
+                all.add(w);
             }
             Path tok = file.resolveSibling("tokenizer");
             absentRow("tokenizer", Files.isDirectory(tok) ? tokenizer(tok)
@@ -439,7 +440,9 @@ final class InfoCommand implements Callable<Integer> {
         } catch (ModelLoadException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw new ModelLoadException(file + ": " + e.getMessage(), e);
+            String msg = String.valueOf(e.getMessage());
+            throw new ModelLoadException(msg.startsWith(file.toString()) ? msg
+                    : file + ": " + msg, e);
         }
     }
 
