@@ -33,11 +33,31 @@ final class DefaultModel {
      * @throws IOException if the jar has no model or unpacking fails
      */
     static Path path() throws IOException {
-        byte[] index = resource("files.txt");
+        return unpack(name -> DefaultModel.class.getResourceAsStream(RESOURCE_DIR + name),
+                cacheRoot());
+    }
+
+    /** Opens a resource of the model by its relative name; {@code null} if absent. */
+    @FunctionalInterface
+    interface Resources {
+        InputStream open(String name) throws IOException;
+    }
+
+    /**
+     * Unpacks the model listed by {@code files.txt} in {@code resources} into a folder under
+     * {@code cacheRoot} named after the index's hash, unless it is there already.
+     *
+     * @param resources where the files come from
+     * @param cacheRoot the cache folder
+     * @return the model folder
+     * @throws IOException if a file is missing, fails its checksum or cannot be written
+     */
+    static Path unpack(Resources resources, Path cacheRoot) throws IOException {
+        byte[] index = resource(resources, "files.txt");
         List<String> files = new String(index, StandardCharsets.UTF_8).lines()
                 .map(String::trim).filter(s -> !s.isEmpty()).toList();
         String version = sha256(index).substring(0, 16);
-        Path root = cacheRoot().resolve("emoji-" + version);
+        Path root = cacheRoot.resolve("emoji-" + version);
         if (Files.isRegularFile(root.resolve(".complete"))) {
             return root;
         }
@@ -50,7 +70,7 @@ final class DefaultModel {
                     throw new IOException("bad entry in the model index: " + line);
                 }
                 String f = parts[1];
-                byte[] data = resource(f);
+                byte[] data = resource(resources, f);
                 if (!sha256(data).equals(parts[0])) {
                     throw new IOException("the default model file " + f
                             + " is corrupt (checksum mismatch); rebuild the jar");
@@ -81,17 +101,14 @@ final class DefaultModel {
         return Path.of(System.getProperty("user.home"), ".cache", "jdiffusion");
     }
 
-    private static InputStream stream(String name) throws IOException {
-        InputStream in = DefaultModel.class.getResourceAsStream(RESOURCE_DIR + name);
+    private static byte[] resource(Resources resources, String name) throws IOException {
+        InputStream in = resources.open(name);
         if (in == null) {
             throw new IOException("the default model is not in this build (missing "
-                    + RESOURCE_DIR + name + "); pass --model DIR");
+                    + RESOURCE_DIR + name + "); name a model folder or .safetensors checkpoint"
+                    + " (generate --model PATH, info PATH)");
         }
-        return in;
-    }
-
-    private static byte[] resource(String name) throws IOException {
-        try (InputStream in = stream(name)) {
+        try (in) {
             return in.readAllBytes();
         }
     }

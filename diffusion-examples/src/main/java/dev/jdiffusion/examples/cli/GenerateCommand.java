@@ -1,18 +1,24 @@
 package dev.jdiffusion.examples.cli;
 
+import ai.djl.engine.Engine;
 import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.GenerationResult;
+import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /** {@code jdiffusion generate PROMPT}: text-to-image, image-to-image and inpainting. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
@@ -79,49 +85,123 @@ final class GenerateCommand implements Callable<Integer> {
                     + " models: to at least 256 pixels).")
     int scale;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        // Everything that can be checked without the model is checked first: a typo should not
+        // cost a model load.
+        checkDevice();
+        if (sampler != null && !Samplers.names().contains(sampler)) {
+            throw usage("--sampler: unknown sampler '" + sampler + "'; installed: "
+                    + String.join(", ", Samplers.names()));
+        }
+        GenerationRequest.Builder b = GenerationRequest.builder(prompt)
+                .negativePrompt(negative).steps(steps).numImages(count).sampler(sampler)
+                .spacing(spacing).strength(strength)
+                .guidanceScale(guidance != null ? guidance : 0);
+        if (seed != null) {
+            b.seed(seed);
+        }
+        if (width != null || height != null) {
+            // Provisional (64 for the side not given): the model's size is set once it is loaded.
+            b.size(width != null ? positive(width, "--width") : 64,
+                    height != null ? positive(height, "--height") : 64);
+        }
+        if (initImage != null) {
+            b.initImage(GeneratedImage.read(requireFile(initImage, "--init-image")));
+        }
+        if (mask != null) {
+            b.mask(GeneratedImage.read(requireFile(mask, "--mask")));
+        }
+        try {
+            b.build();
+        } catch (IllegalArgumentException e) {
+            throw usage(optionNames(e.getMessage()));
+        }
         Path modelDir = model != null ? model : DefaultModel.path();
+        if (!device.equals("cpu")) {
+            requireGpu();
+        }
         PipelineOptions opts = PipelineOptions.defaults().withDevice(device);
         try (DiffusionPipeline pipeline = DiffusionPipeline.load(modelDir, opts)) {
-            GenerationRequest.Builder b = GenerationRequest.builder(prompt)
-                    .negativePrompt(negative).steps(steps).numImages(count).sampler(sampler)
-                    .spacing(spacing).strength(strength)
-                    .guidanceScale(guidance != null ? guidance : pipeline.defaultGuidance());
-            if (seed != null) {
-                b.seed(seed);
-            }
+            b.guidanceScale(guidance != null ? guidance : pipeline.defaultGuidance());
             if (width != null || height != null) {
-                int w = width != null ? width : pipeline.defaultSize();
-                int h = height != null ? height : pipeline.defaultSize();
-                b.size(w, h);
+                b.size(width != null ? width : pipeline.defaultSize(),
+                        height != null ? height : pipeline.defaultSize());
             }
-            if (initImage != null) {
-                b.initImage(GeneratedImage.read(initImage));
-            }
-            if (mask != null) {
-                b.mask(GeneratedImage.read(mask));
-            }
-            b.listener(new Progress(System.out, System.console() != null,
-                    "generating"));
+            b.listener(new Progress(out, System.console() != null, "generating"));
             GenerationResult result = pipeline.generate(b.build());
             int i = 0;
             for (GeneratedImage img : result.images()) {
                 Path file = target(i++, img);
                 img.writePng(file);
-                System.out.println("wrote " + file + " (seed " + img.seed().orElseThrow() + ")");
+                out.println("wrote " + file + " (seed " + img.seed().orElseThrow() + ")");
                 int factor = scale > 0 ? scale : (img.width() < 256 ? (256 + img.width() - 1)
                         / img.width() : 1);
                 if (factor > 1) {
                     Path big = sibling(file, "-x" + factor);
                     Images.enlarge(img, factor).writePng(big);
-                    System.out.println("wrote " + big + " (enlarged " + factor + "x)");
+                    out.println("wrote " + big + " (enlarged " + factor + "x)");
                 }
             }
-            System.out.printf(Locale.ROOT, "done in %.2f s%n",
-                    result.elapsed().toMillis() / 1000.0);
+            out.printf(Locale.ROOT, "done in %.2f s%n", result.elapsed().toMillis() / 1000.0);
+            out.flush();
         }
         return 0;
+    }
+
+    private void checkDevice() {
+        if (!device.matches("cpu|gpu(:\\d{1,3})?")) {
+            throw usage("--device: expected cpu, gpu or gpu:N (got '" + device + "')");
+        }
+    }
+
+    /** Fails with a clear message, not the engine's, when the GPU asked for is not there. */
+    private void requireGpu() {
+        int id = device.contains(":") ? Integer.parseInt(device.substring(4)) : 0;
+        int count = Engine.getEngine("PyTorch").getGpuCount();
+        if (id >= count) {
+            throw new IllegalArgumentException("--device " + device + ": "
+                    + (count == 0 ? "no GPU is usable by the PyTorch engine on this machine"
+                            : "the PyTorch engine sees only " + count + " GPU(s)")
+                    + "; use --device cpu");
+        }
+    }
+
+    private int positive(int value, String option) {
+        if (value <= 0) {
+            throw usage(option + " must be a positive multiple of 8 (got " + value + ")");
+        }
+        return value;
+    }
+
+    private Path requireFile(Path file, String option) {
+        if (!Files.isRegularFile(file)) {
+            throw usage(option + ": file not found: " + file);
+        }
+        return file;
+    }
+
+    private ParameterException usage(String message) {
+        return new ParameterException(spec.commandLine(), message);
+    }
+
+    /** Rewrites the request builder's field names in a message as this command's options. */
+    static String optionNames(String message) {
+        String[][] names = {{"numImages", "--num-images"}, {"guidanceScale", "--guidance"},
+            {"width", "--width"}, {"height", "--height"}, {"steps", "--steps"},
+            {"strength", "--strength"}, {"spacing", "--spacing"}, {"mask", "--mask"}};
+        String m = message;
+        for (String[] n : names) {
+            if (m.startsWith(n[0] + " ")) {
+                m = n[1] + m.substring(n[0].length());
+                break;
+            }
+        }
+        return m.replace("initImage", "--init-image");
     }
 
     private Path target(int index, GeneratedImage img) throws IOException {
