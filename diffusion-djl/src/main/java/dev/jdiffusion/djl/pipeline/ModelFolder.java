@@ -280,7 +280,9 @@ final class ModelFolder {
         } catch (ModelLoadException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw new ModelLoadException(file + ": " + e.getMessage(), e);
+            String msg = String.valueOf(e.getMessage());
+            throw new ModelLoadException(msg.contains(file.toString()) ? msg : file + ": " + msg,
+                    e);
         }
     }
 
