@@ -7,8 +7,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import dev.jdiffusion.api.Denoiser;
-import dev.jdiffusion.djl.train.PredictionType;
 import dev.jdiffusion.samplers.NoiseSchedule;
+import dev.jdiffusion.samplers.PredictionType;
 
 // replaced by dev.jdiffusion.samplers at merge
 /**

@@ -15,6 +15,7 @@ import ai.djl.training.ParameterStore;
 import dev.jdiffusion.api.ModelLoadException;
 import dev.jdiffusion.api.NoiseSource;
 import dev.jdiffusion.djl.nn.ParameterNames;
+import dev.jdiffusion.samplers.PredictionType;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -469,7 +470,7 @@ public final class DiffusionTrainer implements AutoCloseable {
         meta.put("step", Long.toString(step));
         meta.put("seed", Long.toString(config.seed()));
         meta.put("batch_size", Integer.toString(config.batchSize()));
-        meta.put("prediction_type", config.predictionType().configName());
+        meta.put("prediction_type", config.predictionType().diffusersName());
         meta.put("config", config.toString());
         F32Safetensors.write(file, tensors, meta);
         LOG.debug("saved checkpoint {} at step {}", file, step);
