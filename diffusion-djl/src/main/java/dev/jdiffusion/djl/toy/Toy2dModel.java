@@ -1,35 +1,43 @@
 package dev.jdiffusion.djl.toy;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
+import dev.jdiffusion.api.Denoiser;
 import dev.jdiffusion.api.NoiseSource;
 import dev.jdiffusion.api.Sampler;
-import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.api.SamplingContext;
 import dev.jdiffusion.djl.train.DiffusionTrainer;
-import dev.jdiffusion.djl.train.PredictionType;
 import dev.jdiffusion.djl.train.TrainingConfig;
 import dev.jdiffusion.djl.train.TrainingListener;
 import dev.jdiffusion.djl.train.TrainingProgress;
+import dev.jdiffusion.samplers.DiffusersScheduler;
 import dev.jdiffusion.samplers.NoiseSchedule;
+import dev.jdiffusion.samplers.PredictionType;
+import dev.jdiffusion.samplers.SchedulerConfig;
+import dev.jdiffusion.samplers.SigmaSchedules;
+import dev.jdiffusion.samplers.VpDenoiser;
+import dev.jdiffusion.samplers.VpModel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A trained 2-D diffusion model: an {@link MlpDenoiser} holding the EMA weights of a {@link
- * DiffusionTrainer} run on {@link Points2d}, ready to sample with any {@link Sampler}.
+ * DiffusionTrainer} run on {@link Points2d}, ready to sample with any {@link Sampler} (for
+ * example {@code Samplers.create("euler")}). The network is adapted to D(x, σ) by the samplers
+ * module's {@link VpDenoiser} on a {@link DiffusersScheduler} of the training schedule.
  *
  * <p>Sampling is thread-safe (each call works in its own sub-manager); {@link #close()} releases
  * the weights.
  */
 public final class Toy2dModel implements AutoCloseable {
 
-    private static final Logger LOG = LoggerFactory.getLogger(Toy2dModel.class);
+    /** ρ of the Karras et al. noise-level spacing used for sampling. */
+    private static final double KARRAS_RHO = 7;
 
     /** Hidden width of the toy MLP. */
     static final int HIDDEN = 128;
@@ -41,6 +49,7 @@ public final class Toy2dModel implements AutoCloseable {
     private final MlpDenoiser block;
     private final ParameterStore parameterStore;
     private final TrainingConfig config;
+    private final DiffusersScheduler scheduler;
     private final TrainingProgress lastProgress;
 
     private Toy2dModel(NDManager manager, MlpDenoiser block, TrainingConfig config,
@@ -49,6 +58,7 @@ public final class Toy2dModel implements AutoCloseable {
         this.block = block;
         this.parameterStore = new ParameterStore(manager, false);
         this.config = config;
+        this.scheduler = scheduler(config.schedule(), config.predictionType());
         this.lastProgress = lastProgress;
     }
 
@@ -169,27 +179,6 @@ public final class Toy2dModel implements AutoCloseable {
     }
 
     /**
-     * A sampler by registry name from the installed {@link dev.jdiffusion.api.SamplerProvider}s;
-     * when none is installed, a built-in deterministic Euler sampler (a stop-gap until the
-     * samplers module provides them).
-     *
-     * @param name the sampler name, for example {@code euler} or {@code dpmpp_2m}
-     * @return the sampler
-     * @throws IllegalArgumentException if samplers are installed but none has that name
-     */
-    public static Sampler sampler(String name) {
-        if (!Samplers.names().isEmpty()) {
-            return Samplers.create(name);
-        }
-        // replaced by dev.jdiffusion.samplers at merge: fallback while no provider is installed
-        if (!"euler".equalsIgnoreCase(name.trim())) {
-            LOG.warn("no sampler plug-ins installed; using the built-in 'euler' instead of '{}'",
-                    name);
-        }
-        return new EulerSampler();
-    }
-
-    /**
      * The network with the EMA weights.
      *
      * @return the block (owned by this model)
@@ -228,19 +217,47 @@ public final class Toy2dModel implements AutoCloseable {
     }
 
     static float[] karrasSigmas(NoiseSchedule schedule, int steps) {
-        if (steps < 1) {
-            throw new IllegalArgumentException("steps must be >= 1 (got " + steps + ")");
-        }
         double[] s = schedule.sigmas();
-        double rho = 7;
-        double hi = Math.pow(s[s.length - 1], 1 / rho);
-        double lo = Math.pow(s[0], 1 / rho);
-        float[] out = new float[steps + 1];
-        for (int i = 0; i < steps; i++) {
-            double f = steps == 1 ? 0 : (double) i / (steps - 1);
-            out[i] = (float) Math.pow(hi + f * (lo - hi), rho);
-        }
-        return out;
+        return SigmaSchedules.karras(steps, s[0], s[s.length - 1], KARRAS_RHO);
+    }
+
+    /**
+     * The scheduler that maps a noise level back to the training timestep the network was
+     * trained at (log σ interpolated on the training schedule), with the prediction type the
+     * network was trained for.
+     */
+    static DiffusersScheduler scheduler(NoiseSchedule schedule, PredictionType predictionType) {
+        return DiffusersScheduler.of(SchedulerConfig.builder()
+                .numTrainTimesteps(schedule.size())
+                .trainedBetas(schedule.betas())
+                .predictionType(predictionType)
+                .build());
+    }
+
+    /**
+     * Adapts a toy network to D(x, σ): the network gets the VP-scaled points, a batch of the
+     * timestep and, for a conditional model, the labels; with labels and a guidance scale other
+     * than 1 it also runs on the null labels and mixes out = out_u + g·(out_c − out_u) before
+     * the prediction is turned into x₀.
+     */
+    static Denoiser denoiser(Block block, ParameterStore parameterStore,
+            DiffusersScheduler scheduler, NDArray labels, NDArray nullLabels, float guidance) {
+        VpModel net = (scaled, t) -> {
+            NDArray ts = scaled.getManager().full(new Shape(scaled.getShape().get(0)), t);
+            NDArray out = forward(block, parameterStore, scaled, ts, labels);
+            if (labels != null && guidance != 1f) {
+                NDArray uncond = forward(block, parameterStore, scaled, ts, nullLabels);
+                out = uncond.add(out.sub(uncond).mul(guidance));
+            }
+            return out;
+        };
+        return VpDenoiser.of(net, scheduler);
+    }
+
+    private static NDArray forward(Block block, ParameterStore parameterStore, NDArray x,
+            NDArray t, NDArray labels) {
+        NDList in = labels == null ? new NDList(x, t) : new NDList(x, t, labels);
+        return block.forward(parameterStore, in, false).singletonOrThrow();
     }
 
     /**
@@ -274,8 +291,7 @@ public final class Toy2dModel implements AutoCloseable {
             NDArray lab = labels == null ? null : sm.create(labels);
             NDArray nul = labels == null ? null : sm.full(new Shape(n), block.nullClass(),
                     DataType.INT32);
-            VpModelDenoiser d = new VpModelDenoiser(block, parameterStore, config.schedule(),
-                    config.predictionType(), lab, nul, guidanceScale);
+            Denoiser d = denoiser(block, parameterStore, scheduler, lab, nul, guidanceScale);
             SamplingContext ctx = SamplingContext.of(noise, event -> {
                 if (k > 0) {
                     record(paths, event.x().get("0:" + k).toFloatArray(), event.stepIndex() + 1,

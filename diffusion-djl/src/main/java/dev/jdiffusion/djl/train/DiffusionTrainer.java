@@ -15,6 +15,11 @@ import ai.djl.training.ParameterStore;
 import dev.jdiffusion.api.ModelLoadException;
 import dev.jdiffusion.api.NoiseSource;
 import dev.jdiffusion.djl.nn.ParameterNames;
+import dev.jdiffusion.djl.safetensors.SafetensorsDtype;
+import dev.jdiffusion.djl.safetensors.SafetensorsFile;
+import dev.jdiffusion.djl.safetensors.SafetensorsWriter;
+import dev.jdiffusion.djl.safetensors.TensorInfo;
+import dev.jdiffusion.samplers.PredictionType;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -456,22 +461,22 @@ public final class DiffusionTrainer implements AutoCloseable {
      * @throws IOException if it cannot be written
      */
     public void saveCheckpoint(Path file) throws IOException {
-        Map<String, F32Safetensors.Tensor> tensors = new LinkedHashMap<>();
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
         for (Map.Entry<String, Parameter> e : trainable.entrySet()) {
             String k = e.getKey();
-            tensors.put("model." + k, tensor(e.getValue().getArray()));
-            tensors.put("ema." + k, tensor(ema.get(k)));
-            tensors.put("adam_m." + k, tensor(adamM.get(k)));
-            tensors.put("adam_v." + k, tensor(adamV.get(k)));
+            tensors.put("model." + k, e.getValue().getArray());
+            tensors.put("ema." + k, ema.get(k));
+            tensors.put("adam_m." + k, adamM.get(k));
+            tensors.put("adam_v." + k, adamV.get(k));
         }
         Map<String, String> meta = new LinkedHashMap<>();
         meta.put("format", FORMAT);
         meta.put("step", Long.toString(step));
         meta.put("seed", Long.toString(config.seed()));
         meta.put("batch_size", Integer.toString(config.batchSize()));
-        meta.put("prediction_type", config.predictionType().configName());
+        meta.put("prediction_type", config.predictionType().diffusersName());
         meta.put("config", config.toString());
-        F32Safetensors.write(file, tensors, meta);
+        SafetensorsWriter.write(file, tensors, meta, DataType.FLOAT32);
         LOG.debug("saved checkpoint {} at step {}", file, step);
     }
 
@@ -486,52 +491,59 @@ public final class DiffusionTrainer implements AutoCloseable {
      * @throws IOException if it cannot be read
      */
     public void loadCheckpoint(Path file) throws IOException {
-        F32Safetensors.Contents c = F32Safetensors.read(file);
-        Map<String, String> meta = c.metadata();
-        if (!FORMAT.equals(meta.get("format"))) {
-            throw new ModelLoadException(file + " is not a training checkpoint (format "
-                    + meta.get("format") + ", expected " + FORMAT + ")");
+        try (SafetensorsFile c = SafetensorsFile.open(file)) {
+            Map<String, String> meta = c.metadata();
+            if (!FORMAT.equals(meta.get("format"))) {
+                throw new ModelLoadException(file + " is not a training checkpoint (format "
+                        + meta.get("format") + ", expected " + FORMAT + ")");
+            }
+            if (!Long.toString(config.seed()).equals(meta.get("seed"))
+                    || !Integer.toString(config.batchSize()).equals(meta.get("batch_size"))) {
+                throw new ModelLoadException(file + " was written by a run with seed "
+                        + meta.get("seed") + " and batch size " + meta.get("batch_size")
+                        + "; this trainer has seed " + config.seed() + " and batch size "
+                        + config.batchSize() + ". Resume with the same configuration.");
+            }
+            long restored;
+            try {
+                restored = Long.parseLong(meta.get("step"));
+            } catch (NumberFormatException e) {
+                throw new ModelLoadException(file + ": invalid step '" + meta.get("step") + "'",
+                        e);
+            }
+            int expected = 4 * trainable.size();
+            if (c.names().size() != expected) {
+                throw new ModelLoadException(file + " holds " + c.names().size()
+                        + " tensors but this model needs " + expected + " (4 per parameter)");
+            }
+            for (Map.Entry<String, Parameter> e : trainable.entrySet()) {
+                String k = e.getKey();
+                restore(c, "model." + k, e.getValue().getArray());
+                restore(c, "ema." + k, ema.get(k));
+                restore(c, "adam_m." + k, adamM.get(k));
+                restore(c, "adam_v." + k, adamV.get(k));
+            }
+            step = restored;
         }
-        if (!Long.toString(config.seed()).equals(meta.get("seed"))
-                || !Integer.toString(config.batchSize()).equals(meta.get("batch_size"))) {
-            throw new ModelLoadException(file + " was written by a run with seed "
-                    + meta.get("seed") + " and batch size " + meta.get("batch_size")
-                    + "; this trainer has seed " + config.seed() + " and batch size "
-                    + config.batchSize() + ". Resume with the same configuration.");
-        }
-        long restored;
-        try {
-            restored = Long.parseLong(meta.get("step"));
-        } catch (NumberFormatException e) {
-            throw new ModelLoadException(file + ": invalid step '" + meta.get("step") + "'", e);
-        }
-        int expected = 4 * trainable.size();
-        if (c.tensors().size() != expected) {
-            throw new ModelLoadException(file + " holds " + c.tensors().size()
-                    + " tensors but this model needs " + expected + " (4 per parameter)");
-        }
-        for (Map.Entry<String, Parameter> e : trainable.entrySet()) {
-            String k = e.getKey();
-            restore(file, c, "model." + k, e.getValue().getArray());
-            restore(file, c, "ema." + k, ema.get(k));
-            restore(file, c, "adam_m." + k, adamM.get(k));
-            restore(file, c, "adam_v." + k, adamV.get(k));
-        }
-        step = restored;
         LOG.info("resumed from {} at step {}", file, step);
     }
 
-    private static void restore(Path file, F32Safetensors.Contents c, String key, NDArray target)
+    /** Copies one F32 tensor of a checkpoint into a training array of the same shape. */
+    private static void restore(SafetensorsFile c, String key, NDArray target)
             throws ModelLoadException {
-        F32Safetensors.Tensor t = c.tensors().get(key);
-        if (t == null) {
-            throw new ModelLoadException(file + " has no tensor '" + key + "'");
+        if (!c.contains(key)) {
+            throw new ModelLoadException(c.path() + " has no tensor '" + key + "'");
         }
-        if (!new Shape(t.shape()).equals(target.getShape())) {
-            throw new ModelLoadException(file + ": tensor '" + key + "' has shape "
-                    + new Shape(t.shape()) + " but the model expects " + target.getShape());
+        TensorInfo t = c.info(key);
+        if (t.dtype() != SafetensorsDtype.F32) {
+            throw new ModelLoadException(c.path() + ": tensor '" + key + "' has dtype "
+                    + t.dtype() + "; training checkpoints hold F32 tensors only");
         }
-        target.set(t.data());
+        if (!t.shape().equals(target.getShape())) {
+            throw new ModelLoadException(c.path() + ": tensor '" + key + "' has shape "
+                    + t.shape() + " but the model expects " + target.getShape());
+        }
+        target.set(c.readFloats(key));
     }
 
     /**
@@ -566,11 +578,8 @@ public final class DiffusionTrainer implements AutoCloseable {
      * @throws IOException if it cannot be written
      */
     public void saveEmaWeights(Path file) throws IOException {
-        Map<String, F32Safetensors.Tensor> tensors = new LinkedHashMap<>();
-        for (Map.Entry<String, NDArray> e : ema.entrySet()) {
-            tensors.put(e.getKey(), tensor(e.getValue()));
-        }
-        F32Safetensors.write(file, tensors, Map.of("format", "pt", "step", Long.toString(step)));
+        SafetensorsWriter.write(file, ema,
+                Map.of("format", "pt", "step", Long.toString(step)), DataType.FLOAT32);
     }
 
     /** The number of arrays alive in the trainer's manager and its sub-managers (for tests). */
@@ -581,10 +590,6 @@ public final class DiffusionTrainer implements AutoCloseable {
     @Override
     public void close() {
         manager.close();
-    }
-
-    private static F32Safetensors.Tensor tensor(NDArray a) {
-        return new F32Safetensors.Tensor(a.getShape().getShape(), a.toFloatArray());
     }
 
     private static Shape ones(int n) {

@@ -1,6 +1,7 @@
 package dev.jdiffusion.djl.train;
 
 import dev.jdiffusion.samplers.NoiseSchedule;
+import dev.jdiffusion.samplers.PredictionType;
 import java.util.Objects;
 
 /**

@@ -7,20 +7,26 @@ import static org.assertj.core.api.Assertions.within;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.jdiffusion.api.Denoiser;
 import dev.jdiffusion.api.SamplingContext;
-import dev.jdiffusion.api.Samplers;
-import dev.jdiffusion.djl.train.PredictionType;
+import dev.jdiffusion.samplers.DiffusersScheduler;
+import dev.jdiffusion.samplers.EulerSampler;
 import dev.jdiffusion.samplers.NoiseSchedule;
+import dev.jdiffusion.samplers.PredictionType;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The stop-gap VP adapter and Euler sampler, and the toy data sets. */
+/**
+ * The toy model's adapter to the samplers module ({@link VpDenoiser} on a {@link
+ * DiffusersScheduler} of the training schedule, guidance at model-output level), Euler on known
+ * denoisers with the toy's Karras schedule, and the toy data sets.
+ */
 class ToyAdaptersTest {
 
     private static final NoiseSchedule SCHEDULE = NoiseSchedule.linear(1000, 1e-4, 0.02);
@@ -44,15 +50,31 @@ class ToyAdaptersTest {
         }
     }
 
+    /** Returns its label input as a float everywhere (for the guidance formula). */
+    static final class LabelBlock extends AbstractBlock {
+        @Override
+        protected NDList forwardInternal(ParameterStore ps, NDList in, boolean training,
+                PairList<String, Object> params) {
+            NDArray label = in.get(2).toType(DataType.FLOAT32, false).reshape(-1, 1);
+            return new NDList(in.get(0).zerosLike().add(label));
+        }
+
+        @Override
+        public Shape[] getOutputShapes(Shape[] s) {
+            return new Shape[] {s[0]};
+        }
+    }
+
     @Test
     void timestepOfSigmaInterpolatesLogSigma() {
-        double[] logs = VpModelDenoiser.logSigmas(SCHEDULE);
+        // The toy's scheduler must hand the network the timestep it was trained at.
+        DiffusersScheduler sch = Toy2dModel.scheduler(SCHEDULE, PredictionType.EPSILON);
         double[] sig = SCHEDULE.sigmas();
-        assertThat(VpModelDenoiser.timestepOf(logs, sig[250])).isCloseTo(250f, within(1e-3f));
+        assertThat(sch.timestepOf((float) sig[250])).isCloseTo(250f, within(1e-3f));
         double mid = Math.sqrt(sig[600] * sig[601]); // geometric midpoint → t = 600.5
-        assertThat(VpModelDenoiser.timestepOf(logs, mid)).isCloseTo(600.5f, within(1e-3f));
-        assertThat(VpModelDenoiser.timestepOf(logs, 1e-6)).isEqualTo(0f);
-        assertThat(VpModelDenoiser.timestepOf(logs, 1e6)).isEqualTo(999f);
+        assertThat(sch.timestepOf((float) mid)).isCloseTo(600.5f, within(1e-3f));
+        assertThat(sch.timestepOf(1e-6f)).isEqualTo(0f);
+        assertThat(sch.timestepOf(1e6f)).isEqualTo(999f);
     }
 
     @Test
@@ -63,19 +85,41 @@ class ToyAdaptersTest {
             NDArray x = m.create(new float[] {2f, -4f}, new Shape(1, 2));
             float sigma = 3f;
             float cIn = (float) (1 / Math.sqrt(10));
-            Denoiser eps = new VpModelDenoiser(block, ps, SCHEDULE, PredictionType.EPSILON,
-                    null, null, 1f);
+            Denoiser eps = Toy2dModel.denoiser(block, ps,
+                    Toy2dModel.scheduler(SCHEDULE, PredictionType.EPSILON), null, null, 1f);
             // x₀ = x − σ·ε with ε = 0.5.
             assertThat(eps.denoise(x, sigma).toFloatArray()).containsExactly(
                     new float[] {0.5f, -5.5f}, within(1e-5f));
-            // The network saw x/√(σ²+1).
+            // The network saw x/√(σ²+1) and the training timestep of σ.
             assertThat(block.inputs.get(0)).containsExactly(
                     new float[] {2f * cIn, -4f * cIn}, within(1e-6f));
-            Denoiser v = new VpModelDenoiser(block, ps, SCHEDULE, PredictionType.V_PREDICTION,
-                    null, null, 1f);
+            assertThat(block.timesteps.get(0)).isEqualTo(
+                    Toy2dModel.scheduler(SCHEDULE, PredictionType.EPSILON).timestepOf(sigma));
+            Denoiser v = Toy2dModel.denoiser(block, ps,
+                    Toy2dModel.scheduler(SCHEDULE, PredictionType.V_PREDICTION), null, null, 1f);
             // x₀ = x/(σ²+1) − σ/√(σ²+1)·v with v = 0.5.
             assertThat(v.denoise(x, sigma).toFloatArray()).containsExactly(new float[] {
                     0.2f - 1.5f * cIn, -0.4f - 1.5f * cIn}, within(1e-5f));
+        }
+    }
+
+    @Test
+    void guidanceMixesConditionalAndNullOutputs() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ParameterStore ps = new ParameterStore(m, false);
+            NDArray x = m.create(new float[] {2f, -4f, 1f, 1f}, new Shape(2, 2));
+            NDArray labels = m.create(new int[] {3, 5});
+            NDArray nulls = m.create(new int[] {8, 8});
+            DiffusersScheduler sch = Toy2dModel.scheduler(SCHEDULE, PredictionType.EPSILON);
+            // ε = 8 + 2·(label − 8): −2 for label 3, 2 for label 5; x₀ = x − σ·ε with σ = 0.5.
+            float[] guided = Toy2dModel.denoiser(new LabelBlock(), ps, sch, labels, nulls, 2f)
+                    .denoise(x, 0.5f).toFloatArray();
+            assertThat(guided).containsExactly(new float[] {3f, -3f, 0f, 0f}, within(1e-5f));
+            // Scale 1 is the plain conditional output: ε = label.
+            float[] plain = Toy2dModel.denoiser(new LabelBlock(), ps, sch, labels, nulls, 1f)
+                    .denoise(x, 0.5f).toFloatArray();
+            assertThat(plain).containsExactly(new float[] {0.5f, -5.5f, -1.5f, -1.5f},
+                    within(1e-5f));
         }
     }
 
@@ -161,15 +205,6 @@ class ToyAdaptersTest {
             double d = ToyMetrics.energyDistance(gen, ToyDatasets.mixture(1000, 2).xy());
             System.out.printf("exact denoiser + euler/karras 40 steps: energy distance %.5f%n", d);
             assertThat(d).isLessThan(0.012);
-        }
-    }
-
-    @Test
-    void samplerByNameFallsBackToEulerOnlyWithoutProviders() {
-        if (Samplers.names().isEmpty()) {
-            assertThat(Toy2dModel.sampler("dpmpp_2m").name()).isEqualTo("euler");
-        } else {
-            assertThat(Toy2dModel.sampler("euler").name()).isEqualTo("euler");
         }
     }
 

@@ -3,6 +3,7 @@ package dev.jdiffusion.djl.toy;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.jdiffusion.api.Sampler;
+import dev.jdiffusion.api.Samplers;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -39,7 +40,7 @@ class ToyDiffusionTest {
 
     @Test
     void unconditionalSamplesMatchHeldOutData() {
-        Sampler euler = Toy2dModel.sampler("euler");
+        Sampler euler = Samplers.create("euler");
         float[] gen = model.sample(euler, 2000, 40, 11, null, 1f, 0).xy();
         float[] heldOut = ToyDatasets.mixture(2000, 2).xy();
         double d = ToyMetrics.energyDistance(gen, heldOut);
@@ -62,7 +63,7 @@ class ToyDiffusionTest {
         for (int i = 0; i < labels.length; i++) {
             labels[i] = i % k;
         }
-        float[] gen = model.sample(Toy2dModel.sampler("euler"), labels.length, 40, 13, labels,
+        float[] gen = model.sample(Samplers.create("euler"), labels.length, 40, 13, labels,
                 1f, 0).xy();
         float[][] c = ToyDatasets.mixtureCenters();
         int[] hits = new int[k];

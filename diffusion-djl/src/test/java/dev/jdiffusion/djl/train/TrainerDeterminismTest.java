@@ -10,6 +10,7 @@ import dev.jdiffusion.api.ModelLoadException;
 import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.toy.MlpDenoiser;
 import dev.jdiffusion.djl.toy.ToyDatasets;
+import dev.jdiffusion.samplers.PredictionType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.jdiffusion.samplers.PredictionType;
 import org.junit.jupiter.api.Test;
 
 class TrainingConfigTest {
@@ -42,7 +43,7 @@ class TrainingConfigTest {
                 .hasMessageContaining("conditionDropout");
         assertThatThrownBy(() -> TrainingConfig.builder().optLearningRate(1e-3, 1e-2).build())
                 .hasMessageContaining("minLearningRate");
-        assertThat(PredictionType.of("v_prediction")).isEqualTo(PredictionType.V_PREDICTION);
-        assertThatThrownBy(() -> PredictionType.of("x0")).hasMessageContaining("epsilon");
+        assertThat(PredictionType.parse("v_prediction")).isEqualTo(PredictionType.V_PREDICTION);
+        assertThatThrownBy(() -> PredictionType.parse("x0")).hasMessageContaining("epsilon");
     }
 }

@@ -1,6 +1,7 @@
 package dev.jdiffusion.examples.cli;
 
 import dev.jdiffusion.api.Sampler;
+import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.djl.toy.Points2d;
 import dev.jdiffusion.djl.toy.Toy2dModel;
 import dev.jdiffusion.djl.toy.ToyDatasets;
@@ -72,7 +73,7 @@ public final class Toy2dCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--conditional needs labelled data; '" + dataset
                     + "' has none (use moons, spiral or mixture)");
         }
-        Sampler s = Toy2dModel.sampler(sampler);
+        Sampler s = Samplers.create(sampler);
         TrainingConfig config = Toy2dModel.defaultConfig(steps, seed, conditional);
         System.out.printf(Locale.ROOT, "training on %s (%d points, %s) for %d steps...%n",
                 dataset, data.size(), conditional ? "class-conditional" : "unconditional", steps);
