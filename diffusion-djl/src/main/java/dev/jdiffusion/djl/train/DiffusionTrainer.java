@@ -4,6 +4,7 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
@@ -74,7 +75,10 @@ public final class DiffusionTrainer implements AutoCloseable {
     private final TrainingData data;
     private final TrainingConfig config;
     private final TrainingListener listener;
+    private static final int MAX_CONSECUTIVE_SKIPS = 20;
+
     private final Path checkpointDir;
+    private int consecutiveSkips;
     private final int checkpointEvery;
     private final NDManager manager;
     private final ParameterStore parameterStore;
@@ -222,13 +226,27 @@ public final class DiffusionTrainer implements AutoCloseable {
      * @throws IOException if a checkpoint cannot be written
      */
     public TrainingProgress train() throws IOException {
+        return train(config.steps());
+    }
+
+    /**
+     * Trains until step {@code untilStep} (at most {@link TrainingConfig#steps()}), following
+     * the learning-rate schedule of the full run: stopping early and resuming later gives the
+     * same weights as training straight through.
+     *
+     * @param untilStep the step to stop after
+     * @return the progress of the last step, or {@code null} if no step was left to do
+     * @throws IOException if a checkpoint cannot be written
+     */
+    public TrainingProgress train(long untilStep) throws IOException {
+        long end = Math.min(untilStep, config.steps());
         TrainingProgress last = null;
         long start = System.nanoTime();
         long startStep = step;
-        while (step < config.steps()) {
+        while (step < end) {
             last = trainStep();
             if (checkpointDir != null
-                    && (step % checkpointEvery == 0 || step == config.steps())) {
+                    && (step % checkpointEvery == 0 || step == end)) {
                 saveCheckpoint(checkpointDir.resolve(
                         String.format(Locale.ROOT, "checkpoint-%08d.safetensors", step)));
             }
@@ -328,11 +346,23 @@ public final class DiffusionTrainer implements AutoCloseable {
                 gc.backward(loss);
             }
             lossValue = loss.getFloat();
-            if (!Float.isFinite(lossValue)) {
-                throw new IllegalStateException("loss is " + lossValue + " at step " + (s + 1)
-                        + "; lower the learning rate or set a gradient-clipping norm");
+            gradNorm = Float.isFinite(lossValue) ? update(s, lr) : Double.NaN;
+            if (!Double.isFinite(gradNorm)) {
+                // A non-finite loss or gradient would poison the weights and Adam's moments:
+                // skip the update (the gradients are cleared), as mixed-precision scalers do.
+                zeroGradients();
+                consecutiveSkips++;
+                LOG.warn("step {}: non-finite {} ({}); update skipped", s + 1,
+                        Float.isFinite(lossValue) ? "gradient norm" : "loss",
+                        Float.isFinite(lossValue) ? gradNorm : lossValue);
+                if (consecutiveSkips >= MAX_CONSECUTIVE_SKIPS) {
+                    throw new IllegalStateException("loss or gradients non-finite for "
+                            + consecutiveSkips + " steps in a row (last at step " + (s + 1)
+                            + "); lower the learning rate or set a gradient-clipping norm");
+                }
+            } else {
+                consecutiveSkips = 0;
             }
-            gradNorm = update(s, lr);
         }
         step = s + 1;
         double secs = Math.max(1e-9, (System.nanoTime() - t0) / 1e9);
@@ -369,6 +399,9 @@ public final class DiffusionTrainer implements AutoCloseable {
             squares.add(g.square().sum());
         }
         double norm = Math.sqrt(NDArrays.stack(new NDList(squares)).sum().getFloat());
+        if (!Double.isFinite(norm)) {
+            return norm; // the caller skips this step and clears the gradients
+        }
         double clip = config.gradClipNorm() > 0 && norm > config.gradClipNorm()
                 ? config.gradClipNorm() / (norm + 1e-6) : 1.0;
         double b1 = config.beta1();
@@ -390,9 +423,16 @@ public final class DiffusionTrainer implements AutoCloseable {
             }
             w.subi(m.div(denom).muli(lr / bc1));
             ema.get(e.getKey()).muli(decay).addi(w.mul(1 - decay));
-            g.muli(0); // gradients accumulate in PyTorch: reset for the next step
         }
+        zeroGradients(); // gradients accumulate in PyTorch: reset for the next step
         return norm;
+    }
+
+    /** Clears every gradient in place; safe for gradients holding NaN or infinity. */
+    private void zeroGradients() {
+        for (Parameter p : trainable.values()) {
+            p.getArray().getGradient().set(new NDIndex("..."), 0);
+        }
     }
 
     private double lossWeight(int t) {

@@ -84,6 +84,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-every", defaultValue = "200", description = "Checkpoint period.")
     int checkpointEvery;
 
+    @Option(names = "--stop-after", defaultValue = "0", description = "Stop after this step"
+            + " (keeping the learning-rate schedule of --steps) and write the model; 0 = run all"
+            + " steps. Resuming later continues the same run.")
+    int stopAfter;
+
     @Option(names = "--name", defaultValue = "jdiffusion-emoji", description = "Model name.")
     String name;
 
@@ -141,13 +146,14 @@ final class TrainCommand implements Callable<Integer> {
                     trainer.loadCheckpoint(latest);
                     System.out.println("resumed from " + latest + " at step " + trainer.step());
                 }
-                trainer.train();
+                trainer.train(stopAfter > 0 ? stopAfter : steps);
                 trainer.copyEmaInto(model);
             }
             String command = "jdiffusion train --data DATA --work WORK -o OUT --size " + size
                     + " --steps " + steps + " --batch " + batch + " --lr " + lr + " --channels "
                     + channels + " --text-width " + textWidth + " --text-layers " + textLayers
-                    + " --vocab " + vocab + " --seed " + seed + " --name " + name;
+                    + " --vocab " + vocab + " --seed " + seed + " --name " + name
+                    + (stopAfter > 0 ? " --stop-after " + stopAfter : "");
             ModelWriter.of(unet, scheduler).textEncoder(text, tokDir).name(name)
                     .defaults(4.0, "euler_a").half(true)
                     .metadata(Map.of("training_command", command, "seed", Long.toString(seed)))
