@@ -15,7 +15,8 @@ import java.util.Set;
  * @param work folder for generated random-weight models (reused between runs)
  * @param tokenizer a folder with CLIP's vocab.json and merges.txt for the random-weight SD 1.5
  *     folder, or null to skip what needs it
- * @param unetConfig the UNet configuration JSON for {@code unet-sd15} and {@code profile}
+ * @param unetConfig the UNet configuration JSON for {@code unet-sd15}, {@code profile} and
+ *     {@code load}
  *     (SD 1.5's by default; smaller ones make quick checks)
  * @param latentSize the latent height and width for {@code unet-sd15}, {@code profile} and
  *     {@code vae} (64 = 512² pixels)

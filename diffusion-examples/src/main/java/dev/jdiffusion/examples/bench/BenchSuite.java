@@ -88,10 +88,22 @@ public final class BenchSuite {
      * @return every measured figure
      */
     public List<Result> run() {
+        Engine.getInstance(); // loads the native library
+        int engineThreads = JniUtils.getNumThreads();
         if (o.threads() > 0) {
             JniUtils.setNumThreads(o.threads());
         }
-        Engine.getInstance();
+        try {
+            runSections();
+        } finally {
+            JniUtils.setNumThreads(engineThreads);
+        }
+        out.println();
+        out.println(table(results));
+        return List.copyOf(results);
+    }
+
+    private void runSections() {
         out.println("# jdiffusion bench");
         out.println(machine());
         for (String s : SECTIONS) {
@@ -123,9 +135,6 @@ public final class BenchSuite {
             }
             out.printf(Locale.ROOT, "(%s took %.1f s)%n", s, (System.nanoTime() - start) / 1e9);
         }
-        out.println();
-        out.println(table(results));
-        return List.copyOf(results);
     }
 
     /**
@@ -199,8 +208,8 @@ public final class BenchSuite {
     }
 
     private String ofPeak(double gflops) {
-        return Double.isNaN(matmulPeak) ? "" : String.format(Locale.ROOT, "%.0f %% of matMul peak",
-                100 * gflops / matmulPeak);
+        return Double.isNaN(matmulPeak) ? "(run matmul for the peak)" : String.format(Locale.ROOT,
+                "%.0f %% of matMul peak", 100 * gflops / matmulPeak);
     }
 
     private void unet(String section, UNet2DConditionConfig cfg, int size, int reps)
@@ -231,8 +240,9 @@ public final class BenchSuite {
                 double gflops = f.total() / s.median() / 1e9;
                 add(section, "forward batch " + batch + (batch == 2 ? " (= 1 guided step)" : ""),
                         s.median(), "s", s.spread() + String.format(Locale.ROOT,
-                                "; %.1f GFLOP → %.1f GFLOP/s, %s; output std %.3g",
-                                f.total() / 1e9, gflops, ofPeak(gflops), std[0]));
+                                "; %s GFLOP → %s GFLOP/s, %s; output std %.3g",
+                                Timing.fmt(f.total() / 1e9), Timing.fmt(gflops), ofPeak(gflops),
+                                std[0]));
                 if (section.equals("unet-sd15")) {
                     sdForward.put(batch, s.median());
                 }
@@ -347,15 +357,18 @@ public final class BenchSuite {
     }
 
     private void load() throws Exception {
-        UNet2DConditionConfig cfg = UNet2DConditionConfig.fromJson(Sd15Configs.UNET);
-        Path sd = sdFolder();
+        UNet2DConditionConfig cfg = sdConfig();
+        boolean isSd = cfg.equals(UNet2DConditionConfig.fromJson(Sd15Configs.UNET));
+        Path sd = isSd ? sdFolder() : null;
         Path file;
         if (sd != null) {
             file = sd.resolve("unet/diffusion_pytorch_model.safetensors");
         } else {
-            file = o.work().resolve("sd15-unet-fp16.safetensors");
+            file = o.work().resolve("unet-" + Integer.toHexString(cfg.hashCode())
+                    + "-fp16.safetensors");
             if (!Files.exists(file)) {
-                out.println("writing a random-weight SD 1.5 UNet (fp16) to " + file);
+                out.println("writing a random-weight UNet " + cfg.blockOutChannels()
+                        + " (fp16) to " + file);
                 Files.createDirectories(o.work());
                 try (NDManager m = NDManager.newBaseManager()) {
                     UNet2DConditionModel unet = new UNet2DConditionModel(cfg);
@@ -373,7 +386,8 @@ public final class BenchSuite {
                         KeyMapping.identity(), m, DataType.FLOAT32);
             }
         });
-        add("load", "SD 1.5 UNet fp16 → fp32", s.median(), "s", String.format(Locale.ROOT,
+        add("load", (isSd ? "SD 1.5 UNet" : "UNet " + cfg.blockOutChannels()) + " fp16 → fp32",
+                s.median(), "s", String.format(Locale.ROOT,
                 "%.2f GB file, %.2f GB/s (page cache warm: the file was just written/read); %s",
                 bytes / 1e9, bytes / 1e9 / s.median(), s.spread()));
         Path def = defaultFolder();
@@ -394,7 +408,7 @@ public final class BenchSuite {
         double[] first = new double[o.repeat()];
         double[] wall = new double[o.repeat()];
         for (int i = 0; i < o.repeat(); i++) {
-            Forked.Child c = Forked.run("cold");
+            Forked.Child c = Forked.run(o.threads(), "cold");
             first[i] = Double.parseDouble(c.values().get("first_op_ms")) / 1000;
             wall[i] = c.wallSeconds();
         }
@@ -407,7 +421,7 @@ public final class BenchSuite {
     private void peak() throws Exception {
         Path sd = sdFolder();
         if (sd == null) {
-            add("peak", "SD 1.5 text-to-image 512²", Double.NaN, "MB",
+            add("peak", "SD 1.5 text-to-image 512²", Double.NaN, "MiB",
                     "skipped: give --tokenizer (CLIP vocab.json + merges.txt)");
         } else {
             long params = parameters(new UNet2DConditionModel(
@@ -419,7 +433,7 @@ public final class BenchSuite {
         }
         Path def = defaultFolder();
         if (def == null) {
-            add("peak", "default size", Double.NaN, "MB", "skipped: no --model or --tokenizer");
+            add("peak", "default size", Double.NaN, "MiB", "skipped: no --model or --tokenizer");
         } else {
             peakRun("default-size text-to-image, " + o.steps() + " steps, guidance 4", def, 0, 4,
                     0);
@@ -428,7 +442,7 @@ public final class BenchSuite {
 
     private void peakRun(String name, Path model, int size, double guidance, long params)
             throws Exception {
-        Forked.Child c = Forked.run("peak", model.toString(), Integer.toString(size),
+        Forked.Child c = Forked.run(o.threads(), "peak", model.toString(), Integer.toString(size),
                 Integer.toString(o.steps()), Double.toString(guidance));
         double mb = Long.parseLong(c.values().get("vmhwm_kb")) / 1024.0;
         String ratio = params > 0 ? String.format(Locale.ROOT, "; %.2f × the fp32 weights"

@@ -29,6 +29,9 @@ public final class Forked {
 
     private static final String PREFIX = "BENCH ";
 
+    /** System property: PyTorch intra-op threads of the child (0 or absent = default). */
+    static final String THREADS = "jdiffusion.bench.threads";
+
     private Forked() {}
 
     /**
@@ -39,6 +42,11 @@ public final class Forked {
      */
     public static void main(String[] args) throws Exception {
         System.setProperty("ai.djl.offline", "true");
+        int threads = Integer.getInteger(THREADS, 0);
+        if (threads > 0) {
+            ai.djl.engine.Engine.getInstance();
+            ai.djl.pytorch.jni.JniUtils.setNumThreads(threads);
+        }
         if (args.length == 1 && args[0].equals("cold")) {
             cold();
         } else if (args.length == 5 && args[0].equals("peak")) {
@@ -107,11 +115,12 @@ public final class Forked {
     /**
      * Runs {@code Forked.main(args)} in a fresh JVM with this JVM's class path.
      *
+     * @param threads PyTorch intra-op threads of the child, 0 for the engine default
      * @param args the child's arguments
      * @return its BENCH values and wall time
      * @throws IOException if the child fails or prints no BENCH line
      */
-    static Child run(String... args) throws IOException, InterruptedException {
+    static Child run(int threads, String... args) throws IOException, InterruptedException {
         String java = ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         List<String> cmd = new ArrayList<>();
@@ -123,6 +132,7 @@ public final class Forked {
             }
         }
         cmd.add("-Dai.djl.offline=true");
+        cmd.add("-D" + THREADS + "=" + threads);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Forked.class.getName());

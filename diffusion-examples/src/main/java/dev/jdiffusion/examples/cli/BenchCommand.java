@@ -53,7 +53,7 @@ final class BenchCommand implements Callable<Integer> {
             + " merges.txt) for the random-weight SD 1.5 model of `load` and `peak`.")
     Path tokenizer;
 
-    @Option(names = "--unet-config", description = "A UNet config.json for unet-sd15 and"
+    @Option(names = "--unet-config", description = "A UNet config.json for unet-sd15, load and"
             + " profile (default: Stable Diffusion 1.5).")
     Path unetConfig;
 
