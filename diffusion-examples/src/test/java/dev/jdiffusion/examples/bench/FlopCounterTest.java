@@ -3,11 +3,17 @@ package dev.jdiffusion.examples.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import dev.jdiffusion.djl.nn.AutoencoderKL;
 import dev.jdiffusion.djl.nn.AutoencoderKLConfig;
+import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.nn.Sd15Configs;
 import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
+import dev.jdiffusion.djl.nn.UNet2DConditionModel;
 import dev.jdiffusion.examples.bench.Op.Kind;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class FlopCounterTest {
@@ -75,5 +81,47 @@ class FlopCounterTest {
         long one = FlopCounter.totals(FlopCounter.unet(c, 1, 16, 16, 77)).total();
         long two = FlopCounter.totals(FlopCounter.unet(c, 2, 16, 16, 77)).total();
         assertThat(two).isEqualTo(2 * one);
+    }
+
+    @Test
+    void coversEveryWeightMatrixOfTheRealNetworks() {
+        // Each conv/linear op carries one weight tensor (Cout·Cin·k² or out·in values): their sum
+        // must equal the networks' own weight tensors of rank >= 2 (embeddings aside), so no
+        // layer is missing or counted twice.
+        for (String json : List.of(Sd15Configs.UNET, RandomModels.DEFAULT_UNET)) {
+            UNet2DConditionConfig c = UNet2DConditionConfig.fromJson(json);
+            assertThat(opWeights(FlopCounter.unet(c, 1, 32, 32, 77)))
+                    .isEqualTo(modelWeights(new UNet2DConditionModel(c), "decoder.none"));
+        }
+        AutoencoderKLConfig v = AutoencoderKLConfig.fromJson(Sd15Configs.VAE);
+        assertThat(opWeights(FlopCounter.vaeDecoder(v, 1, 8, 8)))
+                .isEqualTo(modelWeights(new AutoencoderKL(v), "encoder.", "quant_conv."));
+    }
+
+    private static long opWeights(List<Op> ops) {
+        long n = 0;
+        for (Op op : ops) {
+            long[] d = op.dims();
+            if (op.kind() == Kind.CONV) {
+                n += d[1] * d[2] * d[3] * d[3];
+            } else if (op.kind() == Kind.LINEAR) {
+                n += d[1] * d[2];
+            }
+        }
+        return n;
+    }
+
+    private static long modelWeights(Block model, String... excludedPrefixes) {
+        long n = 0;
+        for (Map.Entry<String, Parameter> e : ParameterNames.of(model).entrySet()) {
+            boolean excluded = false;
+            for (String prefix : excludedPrefixes) {
+                excluded |= e.getKey().startsWith(prefix);
+            }
+            if (!excluded && e.getValue().getShape().dimension() >= 2) {
+                n += e.getValue().getShape().size();
+            }
+        }
+        return n;
     }
 }
