@@ -290,8 +290,13 @@ final class Layers {
         }
     }
 
-    /** Largest attention-score tensor computed at once (elements; 2^26 floats = 256 MiB). */
-    static final long MAX_SCORES = 1L << 26;
+    /**
+     * Largest attention-score tensor computed at once (elements; 2^22 floats = 16 MiB). Small
+     * enough that softmax and the second matMul find the scores still in cache: on a 2-core
+     * Zen 4, SD 1.5's 64×64 self-attention (batch 2) took 0.82–0.88 s with 2^22 against
+     * 1.13–1.21 s with 2^26 (docs/benchmarks.md).
+     */
+    static final long MAX_SCORES = 1L << 22;
 
     /**
      * Scaled dot-product attention over {@code heads} heads: softmax(q·kᵀ/√d)·v with batched

@@ -16,7 +16,7 @@ import java.util.Map;
  * Times the operations of a forward pass one by one ("replay"): each distinct operation shape
  * of a {@link FlopCounter} list is run on random inputs with the same engine calls the networks
  * use (conv2d, linear, group norm as reshape + layer norm + affine, attention as matMul +
- * softmax + matMul in query slices of at most 2^26 scores), and its median time is attributed
+ * softmax + matMul in query slices of at most 2^22 scores), and its median time is attributed
  * to every op of that shape. The sum per block shows where a forward spends its time; the
  * difference to a measured forward is what the replay does not cover (activations, residual
  * additions, concatenations, reshapes and per-op overhead). Not thread-safe.
@@ -24,7 +24,7 @@ import java.util.Map;
 final class OpProfiler {
 
     /** The attention slice size of the networks (dev.jdiffusion.djl.nn.Layers.MAX_SCORES). */
-    static final long MAX_SCORES = 1L << 26;
+    static final long MAX_SCORES = 1L << 22;
 
     private OpProfiler() {}
 
