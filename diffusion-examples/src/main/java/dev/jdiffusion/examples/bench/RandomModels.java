@@ -66,20 +66,39 @@ public final class RandomModels {
      * @throws IOException if writing fails
      */
     public static Path sd15(Path dir, Path tokenizer) throws IOException {
+        return latent(dir, tokenizer, UNet2DConditionConfig.fromJson(Sd15Configs.UNET),
+                AutoencoderKLConfig.fromJson(Sd15Configs.VAE), ClipTextConfig.sd15(),
+                "sd15-random-weights");
+    }
+
+    /**
+     * Writes (or reuses) a random-weight latent text-to-image folder with the SD 1.5 scheduler.
+     *
+     * @param dir the folder
+     * @param tokenizer a folder with vocab.json and merges.txt
+     * @param unetConfig the UNet (in_channels = the VAE's latent channels)
+     * @param vaeConfig the VAE
+     * @param textConfig the text encoder (hidden size = the UNet's cross_attention_dim)
+     * @param name the model name
+     * @return {@code dir}
+     * @throws IOException if writing fails
+     */
+    static Path latent(Path dir, Path tokenizer, UNet2DConditionConfig unetConfig,
+            AutoencoderKLConfig vaeConfig, ClipTextConfig textConfig, String name)
+            throws IOException {
         if (Files.isRegularFile(dir.resolve(DONE))) {
             return dir;
         }
         try (NDManager m = NDManager.newBaseManager()) {
             Engine.getInstance().setRandomSeed(0);
-            UNet2DConditionModel unet = new UNet2DConditionModel(
-                    UNet2DConditionConfig.fromJson(Sd15Configs.UNET));
+            UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig);
             unet.initialize(m, DataType.FLOAT32);
-            AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.fromJson(Sd15Configs.VAE));
+            AutoencoderKL vae = new AutoencoderKL(vaeConfig);
             vae.initialize(m, DataType.FLOAT32);
-            ClipTextModel text = new ClipTextModel(ClipTextConfig.sd15());
+            ClipTextModel text = new ClipTextModel(textConfig);
             text.initialize(m, DataType.FLOAT32);
             ModelWriter.of(unet, Schedulers.stableDiffusion15().config())
-                    .vae(vae).textEncoder(text, tokenizer).name("sd15-random-weights")
+                    .vae(vae).textEncoder(text, tokenizer).name(name)
                     .half(true).metadata(Map.of("note", "random weights for benchmarks"))
                     .write(dir);
         }
