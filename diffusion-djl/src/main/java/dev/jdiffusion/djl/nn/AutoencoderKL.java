@@ -325,7 +325,7 @@ public final class AutoencoderKL extends AbstractBlock {
                 h = block.apply(c, h);
             }
             h = midBlock.apply(c, h);
-            return convOut.apply(c, silu(norm(c, convNormOut, h)));
+            return convOut.apply(c, silu(c, norm(c, convNormOut, h)));
         }
     }
 
@@ -364,7 +364,7 @@ public final class AutoencoderKL extends AbstractBlock {
             for (CoderBlock block : upBlocks.items()) {
                 h = block.apply(c, h);
             }
-            return convOut.apply(c, silu(norm(c, convNormOut, h)));
+            return convOut.apply(c, silu(c, norm(c, convNormOut, h)));
         }
     }
 }

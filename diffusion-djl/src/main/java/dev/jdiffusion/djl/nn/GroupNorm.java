@@ -58,6 +58,16 @@ public final class GroupNorm extends AbstractBlock {
      * @return the normalised input, same shape
      */
     public static NDArray groupNorm(NDArray x, int groups, NDArray w, NDArray b, float eps) {
+        return groupNorm(x, groups, w, b, eps, false);
+    }
+
+    /**
+     * As {@link #groupNorm(NDArray, int, NDArray, NDArray, float)}; with {@code inPlace} the
+     * affine is applied in place on the normalised temporary (two full-size allocations fewer),
+     * which autograd cannot differentiate: inference only.
+     */
+    static NDArray groupNorm(NDArray x, int groups, NDArray w, NDArray b, float eps,
+            boolean inPlace) {
         Shape shape = x.getShape();
         long n = shape.get(0);
         long c = shape.get(1);
@@ -78,7 +88,7 @@ public final class GroupNorm extends AbstractBlock {
         scale.attach(x.getManager());
         NDArray shift = b.reshape(affineShape);
         shift.attach(x.getManager());
-        return normed.mul(scale).add(shift);
+        return inPlace ? normed.muli(scale).addi(shift) : normed.mul(scale).add(shift);
     }
 
     @Override
@@ -87,7 +97,7 @@ public final class GroupNorm extends AbstractBlock {
         NDArray x = inputs.singletonOrThrow();
         NDArray w = ps.getValue(weight, x.getDevice(), training);
         NDArray b = ps.getValue(bias, x.getDevice(), training);
-        return new NDList(groupNorm(x, groups, w, b, eps));
+        return new NDList(groupNorm(x, groups, w, b, eps, !training));
     }
 
     @Override

@@ -68,6 +68,15 @@ final class Layers {
     }
 
     /**
+     * x · sigmoid(x); in inference the product is formed in place on the sigmoid temporary (one
+     * full-size allocation fewer). Autograd needs the sigmoid output intact, so training uses
+     * {@link #silu(NDArray)}.
+     */
+    static NDArray silu(Ctx c, NDArray x) {
+        return c.training() ? silu(x) : x.getNDArrayInternal().sigmoid().muli(x);
+    }
+
+    /**
      * PyTorch's default initialisation for conv and linear layers: U(−1/√fanIn, 1/√fanIn)
      * (kaiming-uniform with a = √5 for weights, the same bound for biases).
      */
@@ -224,14 +233,15 @@ final class Layers {
         /** x (N, in, H, W), temb (N, tembChannels) or null → (N, out, H, W). */
         NDArray apply(Ctx c, NDArray x, NDArray temb) {
             return scoped(() -> {
-                NDArray h = conv1.apply(c, silu(norm(c, norm1, x)));
+                NDArray h = conv1.apply(c, silu(c, norm(c, norm1, x)));
                 if (timeEmbProj != null) {
-                    NDArray t = timeEmbProj.apply(c, silu(temb)); // (N, out)
-                    h = h.add(t.expandDims(2).expandDims(3));
+                    NDArray t = timeEmbProj.apply(c, silu(c, temb)).expandDims(2).expandDims(3);
+                    h = c.training() ? h.add(t) : h.addi(t); // + (N, out, 1, 1)
                 }
-                h = conv2.apply(c, silu(norm(c, norm2, h)));
+                h = conv2.apply(c, silu(c, norm(c, norm2, h)));
                 NDArray skip = convShortcut == null ? x : convShortcut.apply(c, x);
-                NDArray y = skip.add(h);
+                // in inference the sum goes in place into conv2's fresh output
+                NDArray y = c.training() ? skip.add(h) : h.addi(skip);
                 return outputScale == 1f ? y : y.div(outputScale);
             });
         }
@@ -280,8 +290,13 @@ final class Layers {
         }
     }
 
-    /** Largest attention-score tensor computed at once (elements; 2^26 floats = 256 MiB). */
-    static final long MAX_SCORES = 1L << 26;
+    /**
+     * Largest attention-score tensor computed at once (elements; 2^22 floats = 16 MiB). Small
+     * enough that softmax and the second matMul find the scores still in cache: on a 2-core
+     * Zen 4, SD 1.5's 64×64 self-attention (batch 2) took 0.82–0.88 s with 2^22 against
+     * 1.13–1.21 s with 2^26 (docs/benchmarks.md).
+     */
+    static final long MAX_SCORES = 1L << 22;
 
     /**
      * Scaled dot-product attention over {@code heads} heads: softmax(q·kᵀ/√d)·v with batched

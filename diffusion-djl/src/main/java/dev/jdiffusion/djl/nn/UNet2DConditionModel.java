@@ -192,7 +192,7 @@ public final class UNet2DConditionModel extends AbstractBlock {
             for (UpBlock block : upBlocks.items()) {
                 h = block.apply(c, h, emb, ctx, skips);
             }
-            return convOut.apply(c, silu(norm(c, convNormOut, h))); // (N, out, H, W)
+            return convOut.apply(c, silu(c, norm(c, convNormOut, h))); // (N, out, H, W)
         });
     }
 
@@ -334,7 +334,7 @@ public final class UNet2DConditionModel extends AbstractBlock {
         }
 
         NDArray apply(Ctx c, NDArray x) { // (N, in) → (N, dim)
-            return linear2.apply(c, silu(linear1.apply(c, x)));
+            return linear2.apply(c, silu(c, linear1.apply(c, x)));
         }
     }
 

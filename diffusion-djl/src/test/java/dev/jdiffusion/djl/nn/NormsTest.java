@@ -33,9 +33,13 @@ class NormsTest {
             norm.initialize(m, DataType.FLOAT32, new Shape(n, c, hw));
             ParameterNames.of(norm).get("weight").getArray().set(m.create(w).toFloatArray());
             ParameterNames.of(norm).get("bias").getArray().set(m.create(b).toFloatArray());
-            float[] y = norm.forward(new ParameterStore(m, false),
-                    new NDList(m.create(x, new Shape(n, c, hw))), false)
+            NDArray input = m.create(x, new Shape(n, c, hw));
+            float[] y = norm.forward(new ParameterStore(m, false), new NDList(input), false)
                     .singletonOrThrow().toFloatArray();
+            // the allocating (training) path and the in-place (inference) path agree
+            assertThat(norm.forward(new ParameterStore(m, false), new NDList(input), true)
+                    .singletonOrThrow().toFloatArray()).containsExactly(y);
+            assertThat(input.toFloatArray()).containsExactly(x);
             int per = c / g * hw;
             for (int i = 0; i < n; i++) {
                 for (int grp = 0; grp < g; grp++) {

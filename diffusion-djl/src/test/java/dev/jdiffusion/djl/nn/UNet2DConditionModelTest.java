@@ -45,6 +45,23 @@ class UNet2DConditionModelTest {
     }
 
     @Test
+    void inferenceInPlacePathGivesTheSameOutputAsTheTrainingPath() {
+        // Inference forms SiLU, group-norm affine and residual sums in place on temporaries;
+        // training keeps the allocating ops autograd needs. Both must compute the same network.
+        try (NDManager m = base.newSubManager()) {
+            NDList in = inputs(m, 3, 8, 6);
+            NDArray input = in.get(0).duplicate();
+            float[] inference = unet.forward(store(m), in, false).singletonOrThrow()
+                    .toFloatArray();
+            float[] training = unet.forward(store(m), in, true).singletonOrThrow()
+                    .toFloatArray();
+            assertThat(std(inference)).isGreaterThan(1e-3);
+            assertThat(inference).containsExactly(training);
+            assertThat(in.get(0).toFloatArray()).containsExactly(input.toFloatArray());
+        }
+    }
+
+    @Test
     void forwardGivesFiniteOutputOfTheInputShapeDeterministically() {
         try (NDManager m = base.newSubManager()) {
             NDArray y1 = unet.forward(store(m), inputs(m, 1, 8, 8), false).singletonOrThrow();

@@ -1,0 +1,482 @@
+package dev.jdiffusion.examples.bench;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.ParameterStore;
+import dev.jdiffusion.api.GenerationRequest;
+import dev.jdiffusion.djl.nn.AutoencoderKL;
+import dev.jdiffusion.djl.nn.AutoencoderKLConfig;
+import dev.jdiffusion.djl.nn.ParameterNames;
+import dev.jdiffusion.djl.nn.Sd15Configs;
+import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
+import dev.jdiffusion.djl.nn.UNet2DConditionModel;
+import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
+import dev.jdiffusion.djl.pipeline.PipelineOptions;
+import dev.jdiffusion.djl.safetensors.SafetensorsFile;
+import dev.jdiffusion.djl.text.ClipTextConfig;
+import dev.jdiffusion.djl.text.ClipTextModel;
+import dev.jdiffusion.djl.weights.KeyMapping;
+import dev.jdiffusion.djl.weights.StateDict;
+import dev.jdiffusion.examples.bench.Op.Kind;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The benchmark suite behind {@code jdiffusion bench}: every figure is a median over repeated
+ * runs after warm-up, printed as it is measured and summarised as a Markdown table at the end.
+ * Sections ({@link #SECTIONS}):
+ * <ul>
+ *   <li>{@code matmul}: fp32 matrix-multiply throughput, the machine's practical peak;</li>
+ *   <li>{@code sampler}: time per step outside the network, per sampler, plain and guided;</li>
+ *   <li>{@code unet-default}, {@code unet-sd15}: UNet forward latency and achieved GFLOP/s at
+ *       the default model's and Stable Diffusion 1.5's size (random weights, real shapes);</li>
+ *   <li>{@code profile}: the SD UNet's operations replayed one by one, time per block and
+ *       part (resnet, attention, samplers) and per operation kind;</li>
+ *   <li>{@code vae}: SD 1.5 VAE decode to 512²;</li>
+ *   <li>{@code load}: weight loading of an SD 1.5 fp16 UNet (GB/s) and of the default-size
+ *       model;</li>
+ *   <li>{@code cold-start}: a fresh JVM's time to its first engine result;</li>
+ *   <li>{@code peak}: peak resident memory (VmHWM) of one text-to-image run in a fresh JVM, SD
+ *       1.5 at 512² with guidance and the default size;</li>
+ *   <li>{@code default-model}: end-to-end images/s of a trained default model.</li>
+ * </ul>
+ * Not thread-safe; run one suite at a time (it saturates the CPU anyway).
+ */
+public final class BenchSuite {
+
+    /** Section names, in the order they run. */
+    public static final List<String> SECTIONS = List.of("matmul", "sampler", "unet-default",
+            "unet-sd15", "profile", "vae", "load", "cold-start", "peak", "default-model");
+
+    private final BenchOptions o;
+    private final PrintStream out;
+    private final List<Result> results = new ArrayList<>();
+    private final Map<Integer, Double> sdForward = new TreeMap<>();
+    private double matmulPeak = Double.NaN;
+
+    /**
+     * Creates a suite.
+     *
+     * @param options what to run
+     * @param out where progress lines and the summary go
+     */
+    public BenchSuite(BenchOptions options, PrintStream out) {
+        this.o = options;
+        this.out = out;
+    }
+
+    /**
+     * Runs the selected sections in {@link #SECTIONS} order. A failing section is reported
+     * (as a result with value NaN and the error as note) and the others still run.
+     *
+     * @return every measured figure
+     */
+    public List<Result> run() {
+        Engine.getInstance(); // loads the native library
+        int engineThreads = JniUtils.getNumThreads();
+        if (o.threads() > 0) {
+            JniUtils.setNumThreads(o.threads());
+        }
+        try {
+            runSections();
+        } finally {
+            JniUtils.setNumThreads(engineThreads);
+        }
+        out.println();
+        out.println(table(results));
+        return List.copyOf(results);
+    }
+
+    private void runSections() {
+        out.println("# jdiffusion bench");
+        out.println(machine());
+        for (String s : SECTIONS) {
+            if (!o.sections().contains(s)) {
+                continue;
+            }
+            out.println();
+            out.println("## " + s);
+            long start = System.nanoTime();
+            try {
+                switch (s) {
+                    case "matmul" -> matmul();
+                    case "sampler" -> results.addAll(
+                            SamplerOverheadBenchmark.measure(Math.max(5, 3 * o.repeat()), out));
+                    case "unet-default" -> unet(s, UNet2DConditionConfig.fromJson(
+                            RandomModels.DEFAULT_UNET), 32, Math.max(o.repeat(), 10));
+                    case "unet-sd15" -> unet(s, sdConfig(), o.latentSize(), o.repeat());
+                    case "profile" -> profile();
+                    case "vae" -> vae();
+                    case "load" -> load();
+                    case "cold-start" -> coldStart();
+                    case "peak" -> peak();
+                    case "default-model" -> defaultModel();
+                    default -> throw new IllegalStateException(s);
+                }
+            } catch (Exception | OutOfMemoryError e) {
+                out.println("FAILED: " + e);
+                results.add(new Result(s, "failed", Double.NaN, "", String.valueOf(e)));
+            }
+            out.printf(Locale.ROOT, "(%s took %.1f s)%n", s, (System.nanoTime() - start) / 1e9);
+        }
+    }
+
+    /**
+     * The results as a Markdown table.
+     *
+     * @param results the figures
+     * @return the table text
+     */
+    public static String table(List<Result> results) {
+        StringBuilder sb = new StringBuilder("| section | measure | median | unit | note |\n");
+        sb.append("|---|---|---:|---|---|\n");
+        for (Result r : results) {
+            sb.append("| ").append(r.section()).append(" | ").append(r.name()).append(" | ")
+                    .append(Timing.fmt(r.value())).append(" | ").append(r.unit()).append(" | ")
+                    .append(r.note()).append(" |\n");
+        }
+        return sb.toString();
+    }
+
+    private void add(String section, String name, double value, String unit, String note) {
+        results.add(new Result(section, name, value, unit, note));
+        out.printf(Locale.ROOT, "%-40s %10s %-8s %s%n", name, Timing.fmt(value), unit, note);
+    }
+
+    private UNet2DConditionConfig sdConfig() {
+        return UNet2DConditionConfig.fromJson(o.unetConfig());
+    }
+
+    private static String machine() {
+        String cpu = "unknown CPU";
+        String mem = "";
+        boolean avx512 = false;
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/cpuinfo"), StandardCharsets.UTF_8)) {
+                if (l.startsWith("model name") && cpu.startsWith("unknown")) {
+                    cpu = l.substring(l.indexOf(':') + 1).trim();
+                } else if (l.startsWith("flags") && l.contains("avx512f")) {
+                    avx512 = true;
+                }
+            }
+            for (String l : Files.readAllLines(Path.of("/proc/meminfo"), StandardCharsets.UTF_8)) {
+                if (l.startsWith("MemTotal")) {
+                    long kb = Long.parseLong(l.replaceAll("\\D+", ""));
+                    mem = String.format(Locale.ROOT, ", %.1f GiB memory", kb / 1048576.0);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux: keep the defaults
+        }
+        return String.format(Locale.ROOT, "machine: %s, %d cores%s%s; PyTorch intra-op threads:"
+                + " %d; Java %s", cpu, Runtime.getRuntime().availableProcessors(),
+                avx512 ? " (AVX-512)" : "", mem, JniUtils.getNumThreads(),
+                System.getProperty("java.version"));
+    }
+
+    private void matmul() throws Exception {
+        int n = o.matmulSize();
+        try (NDManager m = NDManager.newBaseManager()) {
+            NDArray a = m.randomUniform(-1, 1, new Shape(n, n));
+            NDArray b = m.randomUniform(-1, 1, new Shape(n, n));
+            Timing.Stats s = Timing.time(Math.max(1, o.warmup()), Math.max(5, o.repeat()), () -> {
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    a.matMul(b).getFloat(0, 0);
+                }
+            });
+            matmulPeak = 2.0 * n * n * n / s.median() / 1e9;
+            add("matmul", "fp32 matMul " + n + "²", matmulPeak, "GFLOP/s",
+                    "median " + Timing.fmt(s.median()) + " s; " + s.spread());
+        }
+    }
+
+    private String ofPeak(double gflops) {
+        return Double.isNaN(matmulPeak) ? "(run matmul for the peak)" : String.format(Locale.ROOT,
+                "%.0f %% of matMul peak", 100 * gflops / matmulPeak);
+    }
+
+    private void unet(String section, UNet2DConditionConfig cfg, int size, int reps)
+            throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            UNet2DConditionModel unet = new UNet2DConditionModel(cfg);
+            Engine.getInstance().setRandomSeed(0);
+            unet.initialize(m, DataType.FLOAT32);
+            out.printf(Locale.ROOT, "UNet %s, %.1f M parameters, latents %d×%d, text %d×%d%n",
+                    cfg.blockOutChannels(), parameters(unet) / 1e6, size, size, o.textLength(),
+                    cfg.crossAttentionDim().get(0));
+            ParameterStore ps = new ParameterStore(m, false);
+            for (int batch : o.batches()) {
+                NDArray sample = m.randomNormal(new Shape(batch, cfg.inChannels(), size, size));
+                NDArray t = m.full(new Shape(batch), 500f);
+                NDArray ehs = cfg.usesCrossAttention() ? m.randomNormal(new Shape(batch,
+                        o.textLength(), cfg.crossAttentionDim().get(0))) : null;
+                double[] std = {0};
+                Timing.Stats s = Timing.time(o.warmup(), reps, () -> {
+                    try (NDScope scope = new NDScope()) {
+                        scope.suppressNotUsedWarning();
+                        NDArray y = unet.predict(ps, sample, t, ehs, null, false);
+                        std[0] = y.sub(y.mean()).pow(2).mean().sqrt().getFloat();
+                    }
+                });
+                FlopCounter.Totals f = FlopCounter.totals(
+                        FlopCounter.unet(cfg, batch, size, size, o.textLength()));
+                double gflops = f.total() / s.median() / 1e9;
+                add(section, "forward batch " + batch + (batch == 2 ? " (= 1 guided step)" : ""),
+                        s.median(), "s", s.spread() + String.format(Locale.ROOT,
+                                "; %s GFLOP → %s GFLOP/s, %s; output std %.3g",
+                                Timing.fmt(f.total() / 1e9), Timing.fmt(gflops), ofPeak(gflops),
+                                std[0]));
+                if (section.equals("unet-sd15")) {
+                    sdForward.put(batch, s.median());
+                }
+            }
+        }
+    }
+
+    private void profile() throws Exception {
+        UNet2DConditionConfig cfg = sdConfig();
+        int batch = o.batches().stream().mapToInt(Integer::intValue).max().orElse(2);
+        int size = o.latentSize();
+        List<Op> ops = FlopCounter.unet(cfg, batch, size, size, o.textLength());
+        Map<String, Double> time;
+        try (NDManager m = NDManager.newBaseManager()) {
+            time = OpProfiler.timeShapes(ops, m, Math.min(3, o.repeat()));
+        }
+        // per block × part
+        Map<String, Map<String, Double>> byBlock = new LinkedHashMap<>();
+        Map<Kind, double[]> byKind = new LinkedHashMap<>(); // seconds, flops
+        double total = 0;
+        for (Op op : ops) {
+            double t = time.get(op.shapeKey());
+            total += t;
+            byBlock.computeIfAbsent(op.block(), k -> new LinkedHashMap<>())
+                    .merge(op.part(), t, Double::sum);
+            double[] kf = byKind.computeIfAbsent(op.kind(), k -> new double[2]);
+            kf[0] += t;
+            kf[1] += op.flops();
+        }
+        out.printf(Locale.ROOT, "replay of %d ops (%d distinct shapes), batch %d, latents %d×%d%n",
+                ops.size(), time.size(), batch, size, size);
+        out.println("| block | resnet s | attention s | up/down conv s | io s | total s | share |");
+        out.println("|---|---:|---:|---:|---:|---:|---:|");
+        for (Map.Entry<String, Map<String, Double>> e : byBlock.entrySet()) {
+            Map<String, Double> p = e.getValue();
+            double sum = p.values().stream().mapToDouble(Double::doubleValue).sum();
+            out.printf(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %.1f %% |%n", e.getKey(),
+                    Timing.fmt(p.getOrDefault("resnet", 0.0)),
+                    Timing.fmt(p.getOrDefault("attention", 0.0)),
+                    Timing.fmt(p.getOrDefault("sampler", 0.0)),
+                    Timing.fmt(p.getOrDefault("io", 0.0)), Timing.fmt(sum), 100 * sum / total);
+            results.add(new Result("profile", e.getKey(), sum, "s", String.format(Locale.ROOT,
+                    "resnet %s, attention %s, up/down conv %s, io %s",
+                    Timing.fmt(p.getOrDefault("resnet", 0.0)),
+                    Timing.fmt(p.getOrDefault("attention", 0.0)),
+                    Timing.fmt(p.getOrDefault("sampler", 0.0)),
+                    Timing.fmt(p.getOrDefault("io", 0.0)))));
+        }
+        for (Map.Entry<Kind, double[]> e : byKind.entrySet()) {
+            double[] kf = e.getValue();
+            double gflops = kf[1] / kf[0] / 1e9;
+            add("profile", "kind " + e.getKey(), kf[0], "s", String.format(Locale.ROOT,
+                    "%.1f %% of replay%s", 100 * kf[0] / total, kf[1] > 0 ? String.format(
+                            Locale.ROOT, "; %.1f GFLOP/s, %s", gflops, ofPeak(gflops)) : ""));
+        }
+        Double measured = size == o.latentSize() ? sdForward.get(batch) : null;
+        add("profile", "replay sum batch " + batch, total, "s", measured == null
+                ? "run with unet-sd15 to compare with a measured forward"
+                : String.format(Locale.ROOT, "measured forward %s s: %.1f %% outside the replayed"
+                        + " ops (activations, residual adds, concat, copies, overhead)",
+                        Timing.fmt(measured), 100 * (measured - total) / measured));
+    }
+
+    private void vae() throws Exception {
+        AutoencoderKLConfig cfg = AutoencoderKLConfig.fromJson(Sd15Configs.VAE);
+        int size = o.latentSize();
+        try (NDManager m = NDManager.newBaseManager()) {
+            AutoencoderKL vae = new AutoencoderKL(cfg);
+            Engine.getInstance().setRandomSeed(0);
+            vae.initialize(m, DataType.FLOAT32);
+            NDArray z = m.randomNormal(new Shape(1, cfg.latentChannels(), size, size));
+            ParameterStore ps = new ParameterStore(m, false);
+            Timing.Stats s = Timing.time(o.warmup(), o.repeat(), () -> {
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    vae.decode(ps, z, false).getFloat(0, 0, 0, 0);
+                }
+            });
+            long flops = FlopCounter.totals(FlopCounter.vaeDecoder(cfg, 1, size, size)).total();
+            double gflops = flops / s.median() / 1e9;
+            add("vae", "SD 1.5 decode " + size * 8 + "²", s.median(), "s", s.spread()
+                    + String.format(Locale.ROOT, "; %.0f GFLOP → %.1f GFLOP/s, %s",
+                            flops / 1e9, gflops, ofPeak(gflops)));
+        }
+    }
+
+    private Path sdFolder() throws IOException {
+        if (o.tokenizer() == null) {
+            return null;
+        }
+        Path dir = o.work().resolve("sd15-random");
+        if (!Files.exists(dir.resolve(".bench-complete"))) {
+            out.println("writing a random-weight SD 1.5 folder (fp16, ≈ 2.1 GB) to " + dir);
+        }
+        long t = System.nanoTime();
+        RandomModels.sd15(dir, o.tokenizer());
+        out.printf(Locale.ROOT, "SD 1.5 folder ready in %.1f s%n", (System.nanoTime() - t) / 1e9);
+        return dir;
+    }
+
+    /** The trained model if given, else a random-weight folder of its shape (or null). */
+    private Path defaultFolder() throws IOException {
+        if (o.model() != null) {
+            return o.model();
+        }
+        if (o.tokenizer() == null) {
+            return null;
+        }
+        out.println("no trained default model given: using random weights of its shape with"
+                + " the CLIP tokenizer (vocabulary 49,408 instead of 2,048)");
+        return RandomModels.defaultSize(o.work().resolve("default-size-random"), o.tokenizer());
+    }
+
+    private void load() throws Exception {
+        UNet2DConditionConfig cfg = sdConfig();
+        boolean isSd = cfg.equals(UNet2DConditionConfig.fromJson(Sd15Configs.UNET));
+        Path sd = isSd ? sdFolder() : null;
+        Path file;
+        if (sd != null) {
+            file = sd.resolve("unet/diffusion_pytorch_model.safetensors");
+        } else {
+            file = o.work().resolve("unet-" + Integer.toHexString(cfg.hashCode())
+                    + "-fp16.safetensors");
+            if (!Files.exists(file)) {
+                out.println("writing a random-weight UNet " + cfg.blockOutChannels()
+                        + " (fp16) to " + file);
+                Files.createDirectories(o.work());
+                try (NDManager m = NDManager.newBaseManager()) {
+                    UNet2DConditionModel unet = new UNet2DConditionModel(cfg);
+                    unet.initialize(m, DataType.FLOAT32);
+                    StateDict.save(ParameterNames.of(unet), file, DataType.FLOAT16, Map.of());
+                }
+            }
+        }
+        long bytes = Files.size(file);
+        Timing.Stats s = Timing.time(o.warmup(), o.repeat(), () -> {
+            UNet2DConditionModel unet = new UNet2DConditionModel(cfg);
+            try (NDManager m = NDManager.newBaseManager();
+                    SafetensorsFile f = SafetensorsFile.open(file)) {
+                StateDict.load("unet", ParameterNames.of(unet), List.of(f),
+                        KeyMapping.identity(), m, DataType.FLOAT32);
+            }
+        });
+        add("load", (isSd ? "SD 1.5 UNet" : "UNet " + cfg.blockOutChannels()) + " fp16 → fp32",
+                s.median(), "s", String.format(Locale.ROOT,
+                "%.2f GB file, %.2f GB/s (page cache warm: the file was just written/read); %s",
+                bytes / 1e9, bytes / 1e9 / s.median(), s.spread()));
+        Path def = defaultFolder();
+        if (def == null) {
+            add("load", "default model", Double.NaN, "s", "skipped: no --model and no"
+                    + " --tokenizer for a random-weight folder");
+            return;
+        }
+        Timing.Stats d = Timing.time(Math.max(1, o.warmup()), Math.max(5, o.repeat()), () -> {
+            try (DiffusionPipeline p = DiffusionPipeline.load(def, PipelineOptions.defaults())) {
+                p.defaultSize();
+            }
+        });
+        add("load", "default-size model (pipeline)", d.median(), "s", def + "; " + d.spread());
+    }
+
+    private void coldStart() throws Exception {
+        double[] first = new double[o.repeat()];
+        double[] wall = new double[o.repeat()];
+        for (int i = 0; i < o.repeat(); i++) {
+            Forked.Child c = Forked.run(o.threads(), "cold");
+            first[i] = Double.parseDouble(c.values().get("first_op_ms")) / 1000;
+            wall[i] = c.wallSeconds();
+        }
+        Timing.Stats f = Timing.Stats.of(first);
+        Timing.Stats w = Timing.Stats.of(wall);
+        add("cold-start", "JVM start → first engine result", f.median(), "s", f.spread());
+        add("cold-start", "process wall time (spawn → exit)", w.median(), "s", w.spread());
+    }
+
+    private void peak() throws Exception {
+        Path sd = sdFolder();
+        if (sd == null) {
+            add("peak", "SD 1.5 text-to-image 512²", Double.NaN, "MiB",
+                    "skipped: give --tokenizer (CLIP vocab.json + merges.txt)");
+        } else {
+            long params = parameters(new UNet2DConditionModel(
+                    UNet2DConditionConfig.fromJson(Sd15Configs.UNET)))
+                    + parameters(new AutoencoderKL(AutoencoderKLConfig.fromJson(Sd15Configs.VAE)))
+                    + parameters(new ClipTextModel(ClipTextConfig.sd15()));
+            peakRun("SD 1.5 text-to-image 512², " + o.steps() + " steps, guidance 7.5", sd, 512,
+                    7.5, params);
+        }
+        Path def = defaultFolder();
+        if (def == null) {
+            add("peak", "default size", Double.NaN, "MiB", "skipped: no --model or --tokenizer");
+        } else {
+            peakRun("default-size text-to-image, " + o.steps() + " steps, guidance 4", def, 0, 4,
+                    0);
+        }
+    }
+
+    private void peakRun(String name, Path model, int size, double guidance, long params)
+            throws Exception {
+        Forked.Child c = Forked.run(o.threads(), "peak", model.toString(), Integer.toString(size),
+                Integer.toString(o.steps()), Double.toString(guidance));
+        double mb = Long.parseLong(c.values().get("vmhwm_kb")) / 1024.0;
+        String ratio = params > 0 ? String.format(Locale.ROOT, "; %.2f × the fp32 weights"
+                + " (%.2f B parameters = %.0f MB)", mb * 1024 * 1024 / (4.0 * params),
+                params / 1e9, 4.0 * params / 1048576) : "";
+        add("peak", name, mb, "MiB", String.format(Locale.ROOT, "VmHWM, fresh JVM; load %s s,"
+                + " generate %s s%s", c.values().get("load_s"), c.values().get("generate_s"),
+                ratio));
+    }
+
+    private void defaultModel() throws Exception {
+        if (o.model() == null) {
+            add("default-model", "images/s end to end", Double.NaN, "images/s",
+                    "skipped: no trained default model (give --model DIR)");
+            return;
+        }
+        try (DiffusionPipeline p = DiffusionPipeline.load(o.model(), PipelineOptions.defaults())) {
+            GenerationRequest r = GenerationRequest.builder("a smiling face").steps(20)
+                    .numImages(o.images()).guidanceScale(p.defaultGuidance()).seed(1).build();
+            Timing.Stats s = Timing.time(Math.max(1, o.warmup()), Math.max(3, o.repeat()),
+                    () -> p.generate(r));
+            add("default-model", "images/s end to end", o.images() / s.median(), "images/s",
+                    String.format(Locale.ROOT, "%d images of %d² per request, 20 steps, guidance"
+                            + " %.1f, default sampler; %s s per request (%s)", o.images(),
+                            p.defaultSize(), p.defaultGuidance(), Timing.fmt(s.median()),
+                            s.spread()));
+        }
+    }
+
+    private static long parameters(Block block) {
+        long n = 0;
+        for (Parameter p : ParameterNames.of(block).values()) {
+            n += p.getShape().size();
+        }
+        return n;
+    }
+}

@@ -1,0 +1,95 @@
+package dev.jdiffusion.examples.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.jdiffusion.examples.bench.BenchOptions;
+import dev.jdiffusion.examples.bench.BenchSuite;
+import dev.jdiffusion.examples.bench.Result;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class BenchCommandTest {
+
+    /** Two levels of 16/32 channels with attention in the second: milliseconds per forward. */
+    private static final String TINY_UNET = """
+            {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 8,
+             "cross_attention_dim": 24, "attention_head_dim": 2,
+             "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D"],
+             "up_block_types": ["CrossAttnUpBlock2D", "UpBlock2D"]}""";
+
+    private static BenchCommand parse(String... args) {
+        BenchCommand cmd = new BenchCommand();
+        new CommandLine(cmd).parseArgs(args);
+        return cmd;
+    }
+
+    @Test
+    void parsesSectionsRepetitionsAndSizes(@TempDir Path dir) throws Exception {
+        Path cfg = Files.writeString(dir.resolve("unet.json"), TINY_UNET);
+        BenchOptions o = parse("--only", "unet-sd15,matmul", "--repeat", "5", "--warmup", "2",
+                "--batch", "1,2,4", "--latent-size", "8", "--unet-config", cfg.toString(),
+                "--work", dir.toString(), "--model", dir.toString(), "--matmul-size", "64")
+                .options();
+        assertThat(o.sections()).containsExactlyInAnyOrder("unet-sd15", "matmul");
+        assertThat(o.repeat()).isEqualTo(5);
+        assertThat(o.warmup()).isEqualTo(2);
+        assertThat(o.batches()).containsExactly(1, 2, 4);
+        assertThat(o.latentSize()).isEqualTo(8);
+        assertThat(o.unetConfig()).isEqualTo(TINY_UNET);
+        assertThat(o.work()).isEqualTo(dir);
+        assertThat(o.model()).isEqualTo(dir);
+        assertThat(o.matmulSize()).isEqualTo(64);
+    }
+
+    @Test
+    void defaultsToEverySectionAndSkipRemoves(@TempDir Path dir) throws Exception {
+        BenchOptions all = parse("--work", dir.toString()).options();
+        assertThat(all.sections()).containsExactlyInAnyOrderElementsOf(BenchSuite.SECTIONS);
+        assertThat(all.batches()).containsExactly(1, 2);
+        assertThat(all.repeat()).isEqualTo(3);
+        assertThat(all.unetConfig()).contains("\"block_out_channels\": [320, 640, 1280, 1280]");
+        BenchOptions some = parse("--work", dir.toString(), "--skip", "peak,load").options();
+        assertThat(some.sections()).doesNotContain("peak", "load").contains("matmul");
+    }
+
+    @Test
+    void rejectsUnknownSectionsAndBadCounts(@TempDir Path dir) {
+        assertThatThrownBy(() -> parse("--only", "unet,matmul").options())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("unknown section 'unet'").hasMessageContaining("unet-sd15");
+        assertThatThrownBy(() -> parse("--repeat", "0").options())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--repeat");
+    }
+
+    @Test
+    void measuresATinyUNetAndItsProfile(@TempDir Path dir) throws Exception {
+        Path cfg = Files.writeString(dir.resolve("unet.json"), TINY_UNET);
+        BenchOptions o = parse("--only", "matmul,unet-sd15,profile", "--repeat", "1",
+                "--warmup", "0", "--batch", "1,2", "--latent-size", "8", "--text-length", "5",
+                "--unet-config", cfg.toString(), "--matmul-size", "64",
+                "--threads", "1", "--work", dir.toString()).options();
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        List<Result> results = new BenchSuite(o, new PrintStream(buf, true,
+                StandardCharsets.UTF_8)).run();
+        String text = buf.toString(StandardCharsets.UTF_8);
+        assertThat(results).extracting(Result::name).doesNotContain("failed")
+                .contains("forward batch 1", "forward batch 2 (= 1 guided step)",
+                        "replay sum batch 2", "down_blocks.1", "kind ATTENTION");
+        assertThat(results).allSatisfy(r -> assertThat(r.value()).isPositive().isFinite());
+        assertThat(results.stream().map(Result::section).distinct().toList())
+                .containsExactly("matmul", "unet-sd15", "profile");
+        assertThat(text).contains("| section | measure | median | unit | note |")
+                .contains("GFLOP/s");
+        assertThat(Set.copyOf(results.stream().map(Result::unit).toList())).contains("s",
+                "GFLOP/s");
+    }
+}
