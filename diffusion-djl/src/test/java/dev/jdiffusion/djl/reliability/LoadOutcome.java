@@ -70,6 +70,44 @@ record LoadOutcome(Kind kind, String message, Throwable error, long millis) {
         }
     }
 
+    /** Any loading action. */
+    @FunctionalInterface
+    interface Action {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs a loading action in a worker thread with a time limit: REFUSED for a {@link
+     * ModelLoadException}, LOADED if it returns, OTHER for anything else.
+     *
+     * @param action the action
+     * @return the outcome
+     */
+    static LoadOutcome attempt(Action action) {
+        long start = System.nanoTime();
+        Future<LoadOutcome> f = WORKER.submit(() -> {
+            try {
+                action.run();
+                return new LoadOutcome(Kind.LOADED, null, null, ms(start));
+            } catch (ModelLoadException e) {
+                return new LoadOutcome(Kind.REFUSED, e.getMessage(), e, ms(start));
+            } catch (Throwable t) {
+                return new LoadOutcome(Kind.OTHER, String.valueOf(t), t, ms(start));
+            }
+        });
+        try {
+            return f.get(LIMIT_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            f.cancel(true);
+            return new LoadOutcome(Kind.HANG, null, e, ms(start));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new LoadOutcome(Kind.OTHER, null, e, ms(start));
+        } catch (ExecutionException e) {
+            return new LoadOutcome(Kind.OTHER, e.getCause().toString(), e.getCause(), ms(start));
+        }
+    }
+
     private static LoadOutcome run(Path model, boolean generate, long start) {
         DiffusionPipeline p;
         try {
