@@ -56,6 +56,12 @@ public record SchedulerConfig(
         String finalSigmasType) {
 
     /**
+     * The most training timesteps a schedule may have (diffusion models use 1000; the schedule
+     * arrays are allocated at this length, so a corrupt configuration must not ask for more).
+     */
+    public static final int MAX_TRAIN_TIMESTEPS = 100_000;
+
+    /**
      * Validates the values.
      *
      * @param className see the record description
@@ -86,9 +92,9 @@ public record SchedulerConfig(
         Objects.requireNonNull(finalSigmasType, "final_sigmas_type");
         betaSchedule = betaSchedule.trim().toLowerCase(Locale.ROOT);
         finalSigmasType = finalSigmasType.trim().toLowerCase(Locale.ROOT);
-        if (numTrainTimesteps < 2) {
-            throw new IllegalArgumentException(
-                    "num_train_timesteps must be >= 2 (got " + numTrainTimesteps + ")");
+        if (numTrainTimesteps < 2 || numTrainTimesteps > MAX_TRAIN_TIMESTEPS) {
+            throw new IllegalArgumentException("num_train_timesteps must be in [2, "
+                    + MAX_TRAIN_TIMESTEPS + "] (got " + numTrainTimesteps + ")");
         }
         if (trainedBetas != null) {
             trainedBetas = trainedBetas.clone();

@@ -377,19 +377,23 @@ public final class DiffusionPipeline implements Pipeline {
      * per-sample standard deviation of the conditional one, then blend with factor φ.
      */
     static NDArray rescaleGuidance(NDArray guided, NDArray cond, float phi) {
-        int[] axes = new int[guided.getShape().dimension() - 1];
-        for (int i = 0; i < axes.length; i++) {
-            axes[i] = i + 1;
-        }
-        NDArray stdCond = std(cond, axes);
-        NDArray stdGuided = std(guided, axes);
+        NDArray stdCond = std(cond);
+        NDArray stdGuided = std(guided);
         NDArray rescaled = guided.mul(stdCond.div(stdGuided));
         return rescaled.mul(phi).add(guided.mul(1 - phi));
     }
 
-    private static NDArray std(NDArray x, int[] axes) {
-        NDArray mean = x.mean(axes, true);
-        return x.sub(mean).square().mean(axes, true).sqrt();
+    /** Per-sample standard deviation over all but the batch axis, shaped (N, 1, ..., 1). */
+    private static NDArray std(NDArray x) {
+        // This engine reduces one axis at a time: flatten each sample first.
+        Shape s = x.getShape();
+        NDArray flat = x.reshape(s.get(0), -1); // (N, C*H*W)
+        NDArray mean = flat.mean(new int[] {1}, true);
+        NDArray std = flat.sub(mean).square().mean(new int[] {1}, true).sqrt(); // (N, 1)
+        long[] dims = new long[s.dimension()];
+        Arrays.fill(dims, 1);
+        dims[0] = s.get(0);
+        return std.reshape(new Shape(dims));
     }
 
     /** Keeps the known region of an ordinary model's inpainting, re-noised to each σ. */

@@ -4,10 +4,13 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jdiffusion.api.Conditioner;
+import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.ModelLoadException;
+import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.djl.nn.AutoencoderKL;
 import dev.jdiffusion.djl.nn.AutoencoderKLConfig;
 import dev.jdiffusion.djl.nn.ParameterNames;
@@ -27,6 +30,7 @@ import dev.jdiffusion.samplers.Schedulers;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,7 +49,8 @@ import org.slf4j.LoggerFactory;
 final class ModelFolder {
 
     private static final Logger LOG = LoggerFactory.getLogger(ModelFolder.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final Pattern WEIGHTS = Pattern.compile(
             "(diffusion_pytorch_model|model)(\\.fp16)?(-\\d{5}-of-\\d{5})?\\.safetensors");
     private static final Pattern PICKLES = Pattern.compile(
@@ -95,34 +100,51 @@ final class ModelFolder {
 
     private static DiffusionPipeline loadFolder(Path dir, PipelineOptions options,
             NDManager manager) throws ModelLoadException {
-        JsonNode index = readJson(dir.resolve("model_index.json"), "model_index.json");
-        JsonNode settings = Files.isRegularFile(dir.resolve(SETTINGS))
-                ? readJson(dir.resolve(SETTINGS), SETTINGS) : JSON.createObjectNode();
+        JsonNode index = readJson(dir, dir.resolve("model_index.json"), "model_index.json");
+        Path settingsFile = dir.resolve(SETTINGS);
+        JsonNode settings = Files.exists(settingsFile, LinkOption.NOFOLLOW_LINKS)
+                ? readJson(dir, settingsFile, SETTINGS) : JSON.createObjectNode();
+        checkSettings(settingsFile, settings);
         DataType dtype = dataType(options);
 
         Path unetDir = component(dir, index, "unet", true);
-        UNet2DConditionConfig unetConfig = config(unetDir, UNet2DConditionConfig::fromJson);
+        UNet2DConditionConfig unetConfig = config(dir, unetDir, UNet2DConditionConfig::fromJson);
         UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig);
-        loadWeights("unet", unet, unetDir, KeyMapping.identity(), manager, dtype);
 
         AutoencoderKL vae = null;
         Path vaeDir = component(dir, index, "vae", false);
         if (vaeDir != null) {
-            vae = new AutoencoderKL(config(vaeDir, AutoencoderKLConfig::fromJson));
-            loadWeights("vae", vae, vaeDir, KeyMapping.identity(), manager, dtype);
+            vae = new AutoencoderKL(config(dir, vaeDir, AutoencoderKLConfig::fromJson));
         }
+        checkChannels(dir, unetConfig, vae == null ? null : vae.config());
+        int size = defaultSize(dir, unetConfig, vae == null ? 1 : vae.config().downsampleFactor());
 
         Conditioner conditioner = null;
+        ClipTextModel text = null;
         Path textDir = component(dir, index, "text_encoder", false);
         if (textDir != null) {
             Path tokDir = component(dir, index, "tokenizer", true);
+            for (String f : TOKENIZER_FILES) {
+                Path file = tokDir.resolve(f);
+                if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+                    requireInside(dir, file);
+                }
+            }
             ClipTokenizer tokenizer = ClipTokenizer.load(tokDir);
-            ClipTextModel text = new ClipTextModel(ClipTextConfig.fromJson(
-                    requireFile(textDir.resolve("config.json"), "text_encoder config")));
-            loadWeights("text_encoder", text, textDir,
-                    KeyMapping.identity().skipping(ClipTextModel.BUFFER_KEYS::contains),
-                    manager, dtype);
-            conditioner = new ClipConditioner(tokenizer, text, settings.path("clip_skip").asInt(0));
+            Path textConfigFile = requireFile(dir, textDir.resolve("config.json"),
+                    "text_encoder config");
+            ClipTextConfig textConfig = ClipTextConfig.fromJson(textConfigFile);
+            checkCrossAttention(dir, unetConfig, textConfig);
+            text = new ClipTextModel(textConfig);
+            try {
+                conditioner = new ClipConditioner(tokenizer, text,
+                        settings.path("clip_skip").asInt(0));
+            } catch (IllegalArgumentException e) {
+                throw new ModelLoadException(dir + ": the tokenizer (" + tokDir
+                        + ": vocab.json, tokenizer_config.json), the text encoder ("
+                        + textConfigFile + ") and " + SETTINGS + " (clip_skip) do not fit"
+                        + " together: " + e.getMessage(), e);
+            }
         } else if (unetConfig.numClassEmbeds() != null) {
             List<String> labels = new ArrayList<>();
             for (JsonNode l : settings.path("labels")) {
@@ -139,20 +161,39 @@ final class ModelFolder {
                         + " (one extra null class) but unet/config.json has "
                         + unetConfig.numClassEmbeds());
             }
-            conditioner = new ClassLabelConditioner(labels);
+            try {
+                conditioner = new ClassLabelConditioner(labels);
+            } catch (IllegalArgumentException e) {
+                throw new ModelLoadException(settingsFile + ": invalid labels: "
+                        + e.getMessage(), e);
+            }
         } else if (unetConfig.usesCrossAttention()) {
-            throw new ModelLoadException(dir + ": the UNet uses cross-attention but the model has"
-                    + " no text_encoder");
+            throw new ModelLoadException(dir + ": the UNet uses cross-attention but"
+                    + " model_index.json lists no text_encoder");
         }
 
         Path schedDir = component(dir, index, "scheduler", true);
-        DiffusersScheduler scheduler = Schedulers.fromDiffusersConfig(
-                requireFile(schedDir.resolve("scheduler_config.json"), "scheduler config"));
+        Path schedFile = requireFile(dir, schedDir.resolve("scheduler_config.json"),
+                "scheduler config");
+        DiffusersScheduler scheduler;
+        try {
+            scheduler = Schedulers.fromDiffusersConfig(schedFile);
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException("invalid scheduler config: " + e.getMessage(), e);
+        }
+
+        // Weights last: every configuration problem is reported before any tensor is read.
+        loadWeights("unet", unet, unetDir, KeyMapping.identity(), manager, dtype);
+        if (vae != null) {
+            loadWeights("vae", vae, vaeDir, KeyMapping.identity(), manager, dtype);
+        }
+        if (text != null) {
+            loadWeights("text_encoder", text, textDir,
+                    KeyMapping.identity().skipping(ClipTextModel.BUFFER_KEYS::contains),
+                    manager, dtype);
+        }
 
         String name = settings.path("name").asText(dir.getFileName().toString());
-        int size = unetConfig.sampleSize() != null
-                ? unetConfig.sampleSize() * (vae != null ? vae.config().downsampleFactor() : 1)
-                : 512;
         LatentCodec codec = vae != null ? new VaeCodec(vae, manager) : LatentCodec.PIXELS;
         PipelineOptions effective = settings.has("default_sampler") && options.defaultSampler()
                 .equals(PipelineOptions.defaults().defaultSampler())
@@ -160,6 +201,99 @@ final class ModelFolder {
         return new DiffusionPipeline(manager, new UNetNetwork(unet, manager), conditioner, codec,
                 scheduler, effective, name, size,
                 settings.path("default_guidance").asDouble(7.5));
+    }
+
+    /** The tokenizer files {@link ClipTokenizer#load(Path)} may read. */
+    private static final List<String> TOKENIZER_FILES = List.of("vocab.json", "merges.txt",
+            "special_tokens_map.json", "tokenizer_config.json");
+
+    /** Validates the types and values of jdiffusion.json's fields. */
+    private static void checkSettings(Path file, JsonNode s) throws ModelLoadException {
+        String problem = null;
+        JsonNode name = s.get("name");
+        JsonNode labels = s.get("labels");
+        JsonNode guidance = s.get("default_guidance");
+        JsonNode sampler = s.get("default_sampler");
+        JsonNode clipSkip = s.get("clip_skip");
+        if (name != null && !name.isTextual()) {
+            problem = "\"name\" must be a string";
+        } else if (labels != null && !(labels.isArray() && allText(labels))) {
+            problem = "\"labels\" must be a list of strings";
+        } else if (guidance != null && !(guidance.isNumber() && Double.isFinite(
+                guidance.asDouble()) && guidance.asDouble() >= 0)) {
+            problem = "\"default_guidance\" must be a finite number >= 0";
+        } else if (sampler != null && !(sampler.isTextual()
+                && Samplers.names().contains(sampler.asText()))) {
+            problem = "\"default_sampler\" must be one of " + Samplers.names();
+        } else if (clipSkip != null && !(clipSkip.isIntegralNumber() && clipSkip.canConvertToInt()
+                && clipSkip.asInt() >= 0)) {
+            problem = "\"clip_skip\" must be an integer >= 0";
+        }
+        if (problem != null) {
+            throw new ModelLoadException(file + ": " + problem + " (got "
+                    + s.get(problem.substring(1, problem.indexOf('"', 1))) + ")");
+        }
+    }
+
+    private static boolean allText(JsonNode array) {
+        for (JsonNode n : array) {
+            if (!n.isTextual()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The UNet's channels must match the VAE's latents (or RGB pixels without a VAE). */
+    private static void checkChannels(Path dir, UNet2DConditionConfig unet,
+            AutoencoderKLConfig vae) throws ModelLoadException {
+        int space = vae == null ? 3 : vae.latentChannels();
+        String where = vae == null ? "RGB pixels (model_index.json lists no vae)"
+                : "the VAE's latent_channels in vae/config.json";
+        if (unet.outChannels() != space
+                || (unet.inChannels() != space && unet.inChannels() != 2 * space + 1)) {
+            throw new ModelLoadException(dir.resolve("unet/config.json") + ": in_channels "
+                    + unet.inChannels() + " / out_channels " + unet.outChannels()
+                    + " do not fit " + where + " = " + space + " (expected " + space + " / "
+                    + space + ", or " + (2 * space + 1) + " / " + space + " for inpainting)");
+        }
+        if (vae != null && (vae.inChannels() != 3 || vae.outChannels() != 3)) {
+            throw new ModelLoadException(dir.resolve("vae/config.json") + ": in_channels and"
+                    + " out_channels must be 3 (RGB images), got " + vae.inChannels() + " and "
+                    + vae.outChannels());
+        }
+    }
+
+    /** The default image size: sample_size × the VAE factor, usable as a request size. */
+    private static int defaultSize(Path dir, UNet2DConditionConfig unet, int vaeFactor)
+            throws ModelLoadException {
+        long multiple = (long) vaeFactor * unet.downsampleFactor();
+        long size = unet.sampleSize() != null ? (long) unet.sampleSize() * vaeFactor : 512;
+        if (size < multiple || size > GenerationRequest.MAX_SIZE || size % multiple != 0) {
+            throw new ModelLoadException(dir.resolve("unet/config.json") + ": sample_size "
+                    + unet.sampleSize() + " gives a default image size of " + size + " pixels;"
+                    + " it must be a multiple of " + multiple + " up to "
+                    + GenerationRequest.MAX_SIZE);
+        }
+        return (int) size;
+    }
+
+    /** Every attention block's cross_attention_dim must equal the text encoder's width. */
+    private static void checkCrossAttention(Path dir, UNet2DConditionConfig unet,
+            ClipTextConfig text) throws ModelLoadException {
+        int n = unet.blockOutChannels().size();
+        for (int i = 0; i < n; i++) {
+            boolean attends = unet.downBlockTypes().get(i).startsWith("CrossAttn")
+                    || unet.upBlockTypes().get(n - 1 - i).startsWith("CrossAttn")
+                    || (i == n - 1 && unet.midBlockType() != null
+                            && unet.midBlockType().endsWith("CrossAttn"));
+            if (attends && unet.crossAttentionDim().get(i) != text.hiddenSize()) {
+                throw new ModelLoadException(dir.resolve("unet/config.json")
+                        + ": cross_attention_dim " + unet.crossAttentionDim().get(i)
+                        + " of block " + i + " does not match the text encoder's hidden_size "
+                        + text.hiddenSize() + " in text_encoder/config.json");
+            }
+        }
     }
 
     private static DiffusionPipeline loadSingleFile(Path file, PipelineOptions options,
@@ -257,10 +391,21 @@ final class ModelFolder {
         List<SafetensorsFile> open = new ArrayList<>();
         try {
             for (Path f : chosen) {
+                PickleGuard.refusePickle(f); // a pickle renamed to .safetensors
                 open.add(SafetensorsFile.open(f));
             }
             Map<String, Parameter> params = ParameterNames.of(block);
-            StateDict.load(name, params, open, mapping, manager, dtype);
+            try {
+                StateDict.load(name, params, open, mapping, manager, dtype);
+            } catch (ModelLoadException e) {
+                String m = e.getMessage();
+                if (m.contains("missing parameter") || m.contains("unexpected tensor")
+                        || m.contains("shape mismatch")) {
+                    throw new ModelLoadException(m + "\n  (does " + dir.resolve("config.json")
+                            + " describe these weights?)", e);
+                }
+                throw e;
+            }
         } finally {
             for (SafetensorsFile f : open) {
                 f.close();
@@ -273,8 +418,9 @@ final class ModelFolder {
         T read(Path file) throws IOException;
     }
 
-    private static <T> T config(Path dir, ConfigReader<T> reader) throws ModelLoadException {
-        Path file = requireFile(dir.resolve("config.json"), dir.getFileName() + " config");
+    private static <T> T config(Path root, Path dir, ConfigReader<T> reader)
+            throws ModelLoadException {
+        Path file = requireFile(root, dir.resolve("config.json"), dir.getFileName() + " config");
         try {
             return reader.read(file);
         } catch (ModelLoadException e) {
@@ -286,15 +432,37 @@ final class ModelFolder {
         }
     }
 
-    private static Path requireFile(Path file, String what) throws ModelLoadException {
-        if (!Files.isRegularFile(file)) {
+    /** A file the model needs: present, a regular file, and inside the model folder. */
+    private static Path requireFile(Path root, Path file, String what)
+            throws ModelLoadException {
+        if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
             throw new ModelLoadException(what + " not found: " + file);
+        }
+        requireInside(root, file);
+        if (!Files.isRegularFile(file)) {
+            throw new ModelLoadException(what + " " + file + " is not a regular file");
         }
         return file;
     }
 
-    private static JsonNode readJson(Path file, String what) throws ModelLoadException {
-        requireFile(file, what);
+    /** Refuses a file that is (or whose links lead) outside the model folder. */
+    private static void requireInside(Path root, Path file) throws ModelLoadException {
+        Path real;
+        try {
+            real = file.toRealPath();
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot resolve " + file + " (a broken link?): " + e,
+                    e);
+        }
+        if (!real.startsWith(root)) {
+            throw new ModelLoadException(file + " links to " + real + ", outside the model"
+                    + " folder " + root + "; refusing to read it");
+        }
+    }
+
+    private static JsonNode readJson(Path root, Path file, String what)
+            throws ModelLoadException {
+        requireFile(root, file, what);
         try {
             JsonNode node = JSON.readTree(file.toFile());
             if (node == null || !node.isObject()) {

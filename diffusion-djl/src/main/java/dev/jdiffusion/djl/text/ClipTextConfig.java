@@ -1,5 +1,6 @@
 package dev.jdiffusion.djl.text;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -125,7 +126,8 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
     public static ClipTextConfig fromJson(Path file) throws ModelLoadException {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(file.toFile());
+            root = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                    .readTree(file.toFile());
         } catch (NoSuchFileException | java.io.FileNotFoundException e) {
             throw new ModelLoadException("text encoder config not found: " + file, e);
         } catch (IOException e) {

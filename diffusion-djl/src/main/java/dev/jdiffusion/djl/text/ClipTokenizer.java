@@ -187,8 +187,8 @@ public final class ClipTokenizer {
         try {
             return new ClipTokenizer(vocab, merges, pad, maxLength);
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException("invalid CLIP tokenizer at " + where + ": "
-                    + e.getMessage(), e);
+            throw new ModelLoadException("invalid CLIP tokenizer at " + where
+                    + " (vocab.json, merges.txt): " + e.getMessage(), e);
         }
     }
 

@@ -1,0 +1,276 @@
+package dev.jdiffusion.djl.reliability;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Block;
+import dev.jdiffusion.api.GeneratedImage;
+import dev.jdiffusion.djl.nn.AutoencoderKL;
+import dev.jdiffusion.djl.nn.AutoencoderKLConfig;
+import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
+import dev.jdiffusion.djl.nn.UNet2DConditionModel;
+import dev.jdiffusion.djl.pipeline.ModelWriter;
+import dev.jdiffusion.djl.text.BpeTrainer;
+import dev.jdiffusion.djl.text.ClipTextConfig;
+import dev.jdiffusion.djl.text.ClipTextModel;
+import dev.jdiffusion.samplers.SchedulerConfig;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.stream.Stream;
+
+/**
+ * A tiny random-weight latent text-to-image model in the diffusers layout (UNet 16/32 channels,
+ * VAE with factor 2, a 2-layer CLIP text encoder with a 600-token BPE vocabulary; default image
+ * 16×16), built once per test JVM, and cheap copies of it to corrupt.
+ */
+final class TinyModel {
+
+    static final String UNET = """
+            {
+              "block_out_channels": [16, 32],
+              "layers_per_block": 1,
+              "norm_num_groups": 4,
+              "cross_attention_dim": 16,
+              "attention_head_dim": 2,
+              "in_channels": 4,
+              "out_channels": 4,
+              "sample_size": 8,
+              "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
+              "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"]
+            }
+            """;
+
+    static final String VAE = """
+            {
+              "block_out_channels": [16, 32],
+              "layers_per_block": 1,
+              "norm_num_groups": 4,
+              "latent_channels": 4,
+              "scaling_factor": 0.5
+            }
+            """;
+
+    /** The weight files of the folder, relative to it. */
+    static final List<String> WEIGHT_FILES = List.of(
+            "unet/diffusion_pytorch_model.safetensors",
+            "vae/diffusion_pytorch_model.safetensors",
+            "text_encoder/model.safetensors");
+
+    private static Path root;
+    private static Path model;
+
+    private TinyModel() {}
+
+    /**
+     * The pristine model folder; never modify it (variants are made with {@link #variant}).
+     *
+     * @return the folder
+     */
+    static synchronized Path folder() {
+        if (model == null) {
+            try {
+                root = Files.createTempDirectory("jdiffusion-reliability-");
+                model = root.resolve("tiny");
+                write(model, 1.0f);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return model;
+    }
+
+    /**
+     * Writes the tiny model, with the UNet's {@code conv_out} weights multiplied by a factor.
+     *
+     * @param dir the folder to create
+     * @param convOutScale 1 for the normal model
+     * @throws IOException if writing fails
+     */
+    static void write(Path dir, float convOutScale) throws IOException {
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+            Path tok = Files.createDirectories(dir.resolveSibling(dir.getFileName() + "-tok"));
+            new BpeTrainer(600).train(List.of("a cat face", "a red apple",
+                    "grinning face with big eyes", "blue car", "dog face", "猫 の 顔"))
+                    .write(tok);
+            int vocab = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(tok.resolve("vocab.json").toFile()).size();
+            ClipTextModel text = new ClipTextModel(new ClipTextConfig(vocab, 16, 32, 2, 2, 77,
+                    "quick_gelu", 1e-5f, OptionalInt.empty()));
+            UNet2DConditionModel unet = new UNet2DConditionModel(
+                    UNet2DConditionConfig.fromJson(UNET));
+            AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.fromJson(VAE));
+            init(text, m, 1);
+            init(unet, m, 2);
+            init(vae, m, 3);
+            if (convOutScale != 1f) {
+                var named = dev.jdiffusion.djl.nn.ParameterNames.of(unet);
+                named.get("conv_out.weight").getArray().muli(convOutScale);
+                named.get("conv_out.bias").getArray().muli(convOutScale);
+            }
+            ModelWriter.of(unet, SchedulerConfig.builder().build())
+                    .vae(vae).textEncoder(text, tok).name("tiny-reliability")
+                    .defaults(5.0, "euler").write(dir);
+        }
+    }
+
+    private static void init(Block block, NDManager manager, int seed) {
+        Engine.getInstance().setRandomSeed(seed);
+        block.initialize(manager, DataType.FLOAT32);
+    }
+
+    /**
+     * A scratch folder beside the model (deleted with {@link #deleteTree}).
+     *
+     * @param prefix a name prefix
+     * @return a new empty folder
+     */
+    static Path scratch(String prefix) {
+        try {
+            folder();
+            return Files.createTempDirectory(root, prefix);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * A copy of the model whose files are hard links to the pristine ones: replace a file
+     * (delete, then write) to change it, never write into it.
+     *
+     * @param dir the target folder (must not exist)
+     * @return {@code dir}
+     */
+    static Path variant(Path dir) {
+        Path src = folder();
+        try {
+            Files.walkFileTree(src, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes a)
+                        throws IOException {
+                    Files.createDirectories(dir.resolve(src.relativize(d).toString()));
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult visitFile(Path f, BasicFileAttributes a)
+                        throws IOException {
+                    Files.createLink(dir.resolve(src.relativize(f).toString()), f);
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return dir;
+    }
+
+    /**
+     * Replaces a file of a variant (breaking its hard link) with new bytes.
+     *
+     * @param file the file
+     * @param bytes the new content
+     */
+    static void replace(Path file, byte[] bytes) {
+        try {
+            Files.deleteIfExists(file);
+            Files.write(file, bytes);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Reads a file of the pristine model.
+     *
+     * @param relative path inside the model folder
+     * @return its bytes
+     */
+    static byte[] original(String relative) {
+        try {
+            return Files.readAllBytes(folder().resolve(relative));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * All files of the pristine model, relative to it, in a fixed order.
+     *
+     * @return the relative paths
+     */
+    static List<String> files() {
+        Path src = folder();
+        try (Stream<Path> s = Files.walk(src)) {
+            List<String> out = new ArrayList<>();
+            s.filter(Files::isRegularFile).map(p -> src.relativize(p).toString()).sorted()
+                    .forEach(out::add);
+            return out;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Deletes a folder tree (links are deleted, not followed).
+     *
+     * @param dir the folder
+     */
+    static void deleteTree(Path dir) {
+        if (dir == null || !Files.exists(dir, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * A deterministic RGB test image.
+     *
+     * @param w width
+     * @param h height
+     * @param seed varies the pattern
+     * @return the image
+     */
+    static GeneratedImage pattern(int w, int h, int seed) {
+        int[] px = new int[w * h];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                px[y * w + x] = (((x * 16 + seed) & 255) << 16) | (((y * 16) & 255) << 8)
+                        | ((x + y + seed) % 2 == 0 ? 200 : 40);
+            }
+        }
+        return new GeneratedImage(w, h, px, null, Map.of());
+    }
+
+    /**
+     * A mask that repaints the left half.
+     *
+     * @param w width
+     * @param h height
+     * @return the mask (white = repaint)
+     */
+    static GeneratedImage leftHalfMask(int w, int h) {
+        int[] px = new int[w * h];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w / 2; x++) {
+                px[y * w + x] = 0xFFFFFF;
+            }
+        }
+        return new GeneratedImage(w, h, px, null, Map.of());
+    }
+}
