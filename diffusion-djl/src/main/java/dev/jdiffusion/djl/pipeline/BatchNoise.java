@@ -1,8 +1,6 @@
 package dev.jdiffusion.djl.pipeline;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.jdiffusion.api.NoiseSource;
@@ -29,17 +27,12 @@ final class BatchNoise implements NoiseSource {
             throw new IllegalArgumentException(
                     "batch noise for " + rows.length + " images cannot fill shape " + shape);
         }
-        Shape row = shape.slice(1).isScalar() ? new Shape(1) : new Shape(1).addAll(shape.slice(1));
-        NDList parts = new NDList(rows.length);
-        try (NDManager tmp = manager.newSubManager()) {
-            for (NoiseSource source : rows) {
-                parts.add(source.randn(tmp, row));
-            }
-            NDArray joined = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
-            NDArray out = joined.reshape(shape);
-            out.attach(manager);
-            return out;
+        if (shape.size() > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("noise tensor too large: " + shape);
         }
+        // One array created from Java memory and returned as is: a view of it must never
+        // outlive it, since the engine borrows that memory instead of copying it.
+        return manager.create(randn((int) shape.size()), shape);
     }
 
     @Override
