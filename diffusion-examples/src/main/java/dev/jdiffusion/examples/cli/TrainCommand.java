@@ -111,7 +111,8 @@ final class TrainCommand implements Callable<Integer> {
                 OptionalInt.empty());
         SchedulerConfig scheduler = SchedulerConfig.builder()
                 .className("EulerDiscreteScheduler").numTrainTimesteps(1000)
-                .betas("linear", 1e-4, 0.02).timestepSpacing(TimestepSpacing.TRAILING).build();
+                .betas("linear", 1e-4, 0.02).timestepSpacing(TimestepSpacing.TRAILING)
+                .clipSample(true, 1.0).build(); // pixel space: keep x0 estimates in [-1, 1]
 
         try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
             ClipTextModel text = new ClipTextModel(textConfig);
@@ -141,7 +142,7 @@ final class TrainCommand implements Callable<Integer> {
                                     p.examplesPerSecond());
                         }
                     }).build()) {
-                Path latest = latest(ckpts);
+                Path latest = latest(ckpts, stopAfter > 0 ? stopAfter : steps);
                 if (latest != null) {
                     trainer.loadCheckpoint(latest);
                     System.out.println("resumed from " + latest + " at step " + trainer.step());
@@ -189,9 +190,12 @@ final class TrainCommand implements Callable<Integer> {
         return out;
     }
 
-    private static Path latest(Path dir) throws IOException {
+    /** The newest checkpoint at or before {@code maxStep}. */
+    private static Path latest(Path dir, long maxStep) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
             return s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+\\.safetensors"))
+                    .filter(p -> Long.parseLong(p.getFileName().toString().replaceAll("\\D", ""))
+                            <= maxStep)
                     .max(Path::compareTo).orElse(null);
         }
     }
