@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.nio.MappedByteBuffer;
 import java.nio.ShortBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
@@ -27,8 +26,9 @@ import java.util.Set;
  * <p>{@link #open} reads and fully validates the header (length bounds, JSON structure, known
  * dtypes, byte length = elements × dtype size without overflow, tensors tiling the data section
  * exactly, no duplicate names) before anything else; every failure is a {@link
- * ModelLoadException} naming the file, the tensor and the problem. Tensor data is read through
- * memory mappings of at most 256 MiB at a time, so files of any size work.
+ * ModelLoadException} naming the file, the tensor and the problem. Tensor data is read with
+ * positional reads of at most 1 MiB at a time, converted as it arrives: files of any size work,
+ * and nothing of a file stays resident once its tensors are read.
  *
  * <p>Floating-point tensors (F32, F16, BF16, F64) are read into {@link NDArray}s as FLOAT32, or
  * FLOAT16 when asked; the conversion happens in Java (BF16 arrays crash this engine build).
@@ -43,8 +43,8 @@ public final class SafetensorsFile implements AutoCloseable {
     /** The largest header accepted (the reference implementation's bound). */
     public static final long MAX_HEADER_BYTES = 100_000_000L;
 
-    /** The largest memory mapping made at once. */
-    static final int WINDOW = 1 << 28;
+    /** The largest read made at once (the size of the per-read buffer). */
+    static final int WINDOW = 1 << 20;
 
     /** Elements converted per chunk in bulk loops. */
     private static final int CHUNK = 1 << 16;
@@ -81,10 +81,10 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /**
-     * Opens a file with a given mapping window (tests use tiny windows).
+     * Opens a file with a given read window (tests use tiny windows).
      *
      * @param path the file
-     * @param window the largest mapping, a positive multiple of 8
+     * @param window the largest read, a positive multiple of 8
      * @return the open file
      * @throws ModelLoadException as {@link #open(Path)}
      */
@@ -349,7 +349,7 @@ public final class SafetensorsFile implements AutoCloseable {
         Converter c = new Converter(info.dtype(), dst, floats, toHalf, requireFinite);
         long length = info.byteLength();
         try {
-            // Mapped reads past the end of a file that shrank since open would fault.
+            // A file that shrank since it was opened is reported before reading.
             if (length > 0 && channel.size() < dataStart + info.end()) {
                 throw new ModelLoadException(label + ": the file shrank after it was opened; "
                         + "cannot read tensor '" + info.name() + "'");
@@ -363,12 +363,25 @@ public final class SafetensorsFile implements AutoCloseable {
             throw new ModelLoadException(label + ": cannot read tensor '" + info.name()
                     + "': " + e.getMessage(), e);
         }
-        for (long off = 0; off < length; off += window) {
-            int len = (int) Math.min(window, length - off);
-            MappedByteBuffer src;
+        // Positional reads through a bounded buffer, not memory mappings: a mapping stays
+        // resident (and counted in the process's memory) until the garbage collector happens to
+        // release it, long after its tensor was converted.
+        ByteBuffer src = ByteBuffer.allocate((int) Math.min(window, Math.max(8, length)))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        for (long off = 0; off < length; off += src.capacity()) {
+            int len = (int) Math.min(src.capacity(), length - off);
+            src.clear().limit(len);
+            long pos = dataStart + info.begin() + off;
             try {
-                src = channel.map(FileChannel.MapMode.READ_ONLY,
-                        dataStart + info.begin() + off, len);
+                while (src.hasRemaining()) {
+                    int n = channel.read(src, pos + src.position());
+                    if (n < 0) {
+                        throw new ModelLoadException(label + ": the file shrank after it was"
+                                + " opened; cannot read tensor '" + info.name() + "'");
+                    }
+                }
+            } catch (ModelLoadException e) {
+                throw e;
             } catch (IOException | RuntimeException e) {
                 if (closed) {
                     throw new IllegalStateException(label + " is closed", e);
@@ -376,7 +389,7 @@ public final class SafetensorsFile implements AutoCloseable {
                 throw new ModelLoadException(label + ": cannot read tensor '" + info.name()
                         + "': " + e.getMessage(), e);
             }
-            src.order(ByteOrder.LITTLE_ENDIAN);
+            src.flip();
             c.accept(src);
         }
         return c.nonFinite > 0 ? c.nonFinite : -c.overflow;
