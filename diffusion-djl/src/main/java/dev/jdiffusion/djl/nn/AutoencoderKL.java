@@ -1,8 +1,9 @@
 package dev.jdiffusion.djl.nn;
 
 import static dev.jdiffusion.djl.nn.Layers.norm;
+import static dev.jdiffusion.djl.nn.Layers.normSilu;
+import static dev.jdiffusion.djl.nn.Layers.release;
 import static dev.jdiffusion.djl.nn.Layers.scoped;
-import static dev.jdiffusion.djl.nn.Layers.silu;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -182,6 +183,12 @@ public final class AutoencoderKL extends AbstractBlock {
         return "AutoencoderKL" + config.blockOutChannels();
     }
 
+    /** Moves on from {@code h} to {@code next}, freeing {@code h} in inference. */
+    private static NDArray step(Ctx c, NDArray h, NDArray next, NDArray input) {
+        release(c, h, input);
+        return next;
+    }
+
     /**
      * Single-head self-attention over the H·W positions with a group norm in front and the
      * input as residual (diffusers' {@code Attention} with {@code group_norm}, as in VAE mid
@@ -277,13 +284,13 @@ public final class AutoencoderKL extends AbstractBlock {
         NDArray apply(Ctx c, NDArray x) {
             NDArray h = x;
             for (ResnetBlock2D resnet : resnets.items()) {
-                h = resnet.apply(c, h, null);
+                h = step(c, h, resnet.apply(c, h, null), x);
             }
             if (downsampler != null) {
-                h = downsampler.apply(c, h);
+                h = step(c, h, downsampler.apply(c, h), x);
             }
             if (upsampler != null) {
-                h = upsampler.apply(c, h, null);
+                h = step(c, h, upsampler.apply(c, h, null), x);
             }
             return h;
         }
@@ -322,10 +329,10 @@ public final class AutoencoderKL extends AbstractBlock {
         NDArray apply(Ctx c, NDArray x) { // (N, 3, H, W) → (N, 2·latent, H/f, W/f)
             NDArray h = convIn.apply(c, x);
             for (CoderBlock block : downBlocks.items()) {
-                h = block.apply(c, h);
+                h = step(c, h, block.apply(c, h), x);
             }
-            h = midBlock.apply(c, h);
-            return convOut.apply(c, silu(c, norm(c, convNormOut, h)));
+            h = step(c, h, midBlock.apply(c, h), x);
+            return convOut.apply(c, step(c, h, normSilu(c, convNormOut, h), x));
         }
     }
 
@@ -360,11 +367,11 @@ public final class AutoencoderKL extends AbstractBlock {
 
         NDArray apply(Ctx c, NDArray z) { // (N, latent, h, w) → (N, 3, h·f, w·f)
             NDArray h = convIn.apply(c, z);
-            h = midBlock.apply(c, h);
+            h = step(c, h, midBlock.apply(c, h), z);
             for (CoderBlock block : upBlocks.items()) {
-                h = block.apply(c, h);
+                h = step(c, h, block.apply(c, h), z);
             }
-            return convOut.apply(c, silu(c, norm(c, convNormOut, h)));
+            return convOut.apply(c, step(c, h, normSilu(c, convNormOut, h), z));
         }
     }
 }

@@ -62,6 +62,18 @@ final class Layers {
         return out;
     }
 
+    /**
+     * In inference, frees an intermediate result as soon as the next one exists (at 512² a VAE
+     * activation is 128–256 MiB; waiting for the enclosing scope would keep every stage's
+     * output alive at once). Nothing is freed in training, where autograd still needs it, nor
+     * when {@code done} is the caller's input {@code keep}.
+     */
+    static void release(Ctx c, NDArray done, NDArray keep) {
+        if (!c.training() && done != keep) {
+            done.close();
+        }
+    }
+
     /** x · sigmoid(x). */
     static NDArray silu(NDArray x) {
         return x.mul(x.getNDArrayInternal().sigmoid());
@@ -74,6 +86,14 @@ final class Layers {
      */
     static NDArray silu(Ctx c, NDArray x) {
         return c.training() ? silu(x) : x.getNDArrayInternal().sigmoid().muli(x);
+    }
+
+    /** silu(norm(x)); in inference the normalised temporary is freed once activated. */
+    static NDArray normSilu(Ctx c, GroupNorm norm, NDArray x) {
+        NDArray n = norm(c, norm, x);
+        NDArray s = silu(c, n);
+        release(c, n, x);
+        return s;
     }
 
     /**
@@ -233,12 +253,19 @@ final class Layers {
         /** x (N, in, H, W), temb (N, tembChannels) or null → (N, out, H, W). */
         NDArray apply(Ctx c, NDArray x, NDArray temb) {
             return scoped(() -> {
-                NDArray h = conv1.apply(c, silu(c, norm(c, norm1, x)));
+                // In inference every full-size temporary is freed as soon as it is used: at
+                // 512² in the VAE each is 128-256 MiB.
+                NDArray a = normSilu(c, norm1, x);
+                NDArray h = conv1.apply(c, a);
+                release(c, a, x);
                 if (timeEmbProj != null) {
                     NDArray t = timeEmbProj.apply(c, silu(c, temb)).expandDims(2).expandDims(3);
                     h = c.training() ? h.add(t) : h.addi(t); // + (N, out, 1, 1)
                 }
-                h = conv2.apply(c, silu(c, norm(c, norm2, h)));
+                a = normSilu(c, norm2, h);
+                release(c, h, x);
+                h = conv2.apply(c, a);
+                release(c, a, x);
                 NDArray skip = convShortcut == null ? x : convShortcut.apply(c, x);
                 // in inference the sum goes in place into conv2's fresh output
                 NDArray y = c.training() ? skip.add(h) : h.addi(skip);
