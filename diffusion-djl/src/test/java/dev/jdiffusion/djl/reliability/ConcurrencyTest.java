@@ -6,6 +6,7 @@ import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
 import dev.jdiffusion.djl.reliability.MixedWorkload.Item;
 import dev.jdiffusion.djl.reliability.MixedWorkload.Outcome;
+import dev.jdiffusion.djl.testing.NativeArrays;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
+import dev.jdiffusion.djl.testing.NativeArrays;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

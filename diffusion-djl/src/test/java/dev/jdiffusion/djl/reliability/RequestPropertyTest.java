@@ -8,6 +8,7 @@ import dev.jdiffusion.api.GenerationResult;
 import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
+import dev.jdiffusion.djl.testing.NativeArrays;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

@@ -1,18 +1,7 @@
 package dev.jdiffusion.djl.reliability;
 
-import ai.djl.engine.Engine;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.nn.Block;
 import dev.jdiffusion.api.GeneratedImage;
-import dev.jdiffusion.djl.nn.AutoencoderKL;
-import dev.jdiffusion.djl.nn.AutoencoderKLConfig;
-import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
-import dev.jdiffusion.djl.nn.UNet2DConditionModel;
-import dev.jdiffusion.djl.pipeline.ModelWriter;
-import dev.jdiffusion.djl.text.BpeTrainer;
-import dev.jdiffusion.djl.text.ClipTextConfig;
-import dev.jdiffusion.djl.text.ClipTextModel;
+import dev.jdiffusion.djl.testing.TinyModels;
 import dev.jdiffusion.samplers.SchedulerConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -25,7 +14,6 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.OptionalInt;
 import java.util.stream.Stream;
 
 /**
@@ -35,30 +23,9 @@ import java.util.stream.Stream;
  */
 final class TinyModel {
 
-    static final String UNET = """
-            {
-              "block_out_channels": [16, 32],
-              "layers_per_block": 1,
-              "norm_num_groups": 4,
-              "cross_attention_dim": 16,
-              "attention_head_dim": 2,
-              "in_channels": 4,
-              "out_channels": 4,
-              "sample_size": 8,
-              "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
-              "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"]
-            }
-            """;
+    static final String UNET = TinyModels.UNET;
 
-    static final String VAE = """
-            {
-              "block_out_channels": [16, 32],
-              "layers_per_block": 1,
-              "norm_num_groups": 4,
-              "latent_channels": 4,
-              "scaling_factor": 0.5
-            }
-            """;
+    static final String VAE = TinyModels.VAE;
 
     /** The weight files of the folder, relative to it. */
     static final List<String> WEIGHT_FILES = List.of(
@@ -97,35 +64,8 @@ final class TinyModel {
      * @throws IOException if writing fails
      */
     static void write(Path dir, float convOutScale) throws IOException {
-        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
-            Path tok = Files.createDirectories(dir.resolveSibling(dir.getFileName() + "-tok"));
-            new BpeTrainer(600).train(List.of("a cat face", "a red apple",
-                    "grinning face with big eyes", "blue car", "dog face", "猫 の 顔"))
-                    .write(tok);
-            int vocab = new com.fasterxml.jackson.databind.ObjectMapper()
-                    .readTree(tok.resolve("vocab.json").toFile()).size();
-            ClipTextModel text = new ClipTextModel(new ClipTextConfig(vocab, 16, 32, 2, 2, 77,
-                    "quick_gelu", 1e-5f, OptionalInt.empty()));
-            UNet2DConditionModel unet = new UNet2DConditionModel(
-                    UNet2DConditionConfig.fromJson(UNET));
-            AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.fromJson(VAE));
-            init(text, m, 1);
-            init(unet, m, 2);
-            init(vae, m, 3);
-            if (convOutScale != 1f) {
-                var named = dev.jdiffusion.djl.nn.ParameterNames.of(unet);
-                named.get("conv_out.weight").getArray().muli(convOutScale);
-                named.get("conv_out.bias").getArray().muli(convOutScale);
-            }
-            ModelWriter.of(unet, SchedulerConfig.builder().build())
-                    .vae(vae).textEncoder(text, tok).name("tiny-reliability")
-                    .defaults(5.0, "euler").write(dir);
-        }
-    }
-
-    private static void init(Block block, NDManager manager, int seed) {
-        Engine.getInstance().setRandomSeed(seed);
-        block.initialize(manager, DataType.FLOAT32);
+        TinyModels.writeTextToImage(dir, SchedulerConfig.builder().build(), "tiny-reliability",
+                convOutScale);
     }
 
     /**

@@ -1,4 +1,4 @@
-package dev.jdiffusion.djl.reliability;
+package dev.jdiffusion.djl.testing;
 
 import ai.djl.ndarray.NDManager;
 
@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDManager;
  * system manager, and {@code getManagedArrays} walks the manager tree, so the system manager's
  * count includes the weights of every open pipeline and every array of every running request.
  */
-final class NativeArrays {
+public final class NativeArrays {
 
     private NativeArrays() {}
 
@@ -16,7 +16,7 @@ final class NativeArrays {
      *
      * @return the count
      */
-    static int live() {
+    public static int live() {
         try (NDManager probe = NDManager.newBaseManager("PyTorch")) {
             return probe.getParentManager().getManagedArrays().size();
         }

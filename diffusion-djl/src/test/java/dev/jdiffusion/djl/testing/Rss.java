@@ -1,4 +1,4 @@
-package dev.jdiffusion.djl.reliability;
+package dev.jdiffusion.djl.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -6,7 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Resident memory of this JVM process, from {@code /proc/self/status} (Linux). */
-final class Rss {
+public final class Rss {
 
     private Rss() {}
 
@@ -15,7 +15,7 @@ final class Rss {
      *
      * @return VmRSS in KiB, or -1 where /proc is not available
      */
-    static long kib() {
+    public static long kib() {
         Path status = Path.of("/proc/self/status");
         if (!Files.isReadable(status)) {
             return -1;
