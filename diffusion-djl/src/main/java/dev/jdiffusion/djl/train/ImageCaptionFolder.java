@@ -3,6 +3,7 @@ package dev.jdiffusion.djl.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.jdiffusion.api.GeneratedImage;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
 import java.util.stream.Stream;
@@ -164,6 +166,28 @@ public final class ImageCaptionFolder implements TrainingData {
             System.arraycopy(nullTokens, 0, c, i * len, len);
         }
         return manager.create(c, new Shape(n, len));
+    }
+
+    /**
+     * One training image as the trainer sees it (scaled, centre-cropped, on white), for
+     * inspection and evaluation.
+     *
+     * @param index the image's index, in [0, {@link #size()})
+     * @return the image, {@code width × height}
+     * @throws UncheckedIOException if the file cannot be decoded
+     */
+    public GeneratedImage image(int index) {
+        float[] p = pixels(index);
+        int plane = width * height;
+        int[] rgb = new int[plane];
+        for (int i = 0; i < plane; i++) {
+            rgb[i] = byteOf(p[i]) << 16 | byteOf(p[plane + i]) << 8 | byteOf(p[2 * plane + i]);
+        }
+        return new GeneratedImage(width, height, rgb, null, Map.of());
+    }
+
+    private static int byteOf(float v) {
+        return Math.max(0, Math.min(255, Math.round((v + 1f) * 127.5f)));
     }
 
     /** The (3, height, width) pixels of one image in [−1, 1]. */

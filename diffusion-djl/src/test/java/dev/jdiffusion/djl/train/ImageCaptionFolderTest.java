@@ -71,6 +71,19 @@ class ImageCaptionFolderTest {
     }
 
     @Test
+    void imageReturnsWhatTheTrainerSeesAsRgb(@TempDir Path dir) throws Exception {
+        image(dir.resolve("a.png"), 64, 32, Color.RED, new Color(10, 128, 250));
+        ImageCaptionFolder data = ImageCaptionFolder.open(dir, 16, 16, null, false);
+        var img = data.image(0);
+        assertThat(img.width()).isEqualTo(16);
+        assertThat(img.height()).isEqualTo(16);
+        assertThat(img.rgb(2, 5) & 0xFFFFFF).isEqualTo(0xFF0000);
+        assertThat(img.rgb(13, 5) & 0xFFFFFF).isEqualTo(10 << 16 | 128 << 8 | 250);
+        assertThat(img.seed()).isEmpty();
+        assertThatThrownBy(() -> data.image(1)).isInstanceOf(IndexOutOfBoundsException.class);
+    }
+
+    @Test
     void missingCaptionIsAnError(@TempDir Path dir) throws Exception {
         image(dir.resolve("a.png"), 8, 8, Color.RED, Color.RED);
         assertThatThrownBy(() -> ImageCaptionFolder.open(dir, 8, 8, TOKENIZER, false))

@@ -22,7 +22,7 @@ import picocli.CommandLine.Spec;
         version = "jdiffusion 0.1.0-SNAPSHOT",
         description = "Diffusion image generation in Java.",
         subcommands = {GenerateCommand.class, InfoCommand.class, SamplersCommand.class,
-                TrainCommand.class, Toy2dCommand.class, BenchCommand.class})
+                TrainCommand.class, Toy2dCommand.class, BenchCommand.class, EvalCommand.class})
 public final class Main implements Callable<Integer> {
 
     /** System property of slf4j-simple's default level (overrides simplelogger.properties). */
