@@ -17,6 +17,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * A safetensors file opened for reading: 8-byte little-endian header length, a JSON header
@@ -56,6 +57,7 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
     private final int window;
+    private final AtomicReference<Scratch> spare = new AtomicReference<>();
     private volatile boolean closed;
 
     private SafetensorsFile(Path path, FileChannel channel, long dataStart,
@@ -296,6 +298,7 @@ public final class SafetensorsFile implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        spare.set(null);
         try {
             channel.close();
         } catch (IOException e) {
@@ -346,7 +349,24 @@ public final class SafetensorsFile implements AutoCloseable {
 
     private long convertInto(TensorInfo info, ByteBuffer dst, float[] floats, boolean toHalf,
             boolean requireFinite) throws ModelLoadException {
-        Converter c = new Converter(info.dtype(), dst, floats, toHalf, requireFinite);
+        Scratch scratch = spare.getAndSet(null);
+        if (scratch == null) {
+            // The first read, or another thread holds the spare: no larger than the largest
+            // tensor, so small files get small buffers.
+            long largest = tensors.values().stream().mapToLong(TensorInfo::byteLength).max()
+                    .orElse(0);
+            scratch = new Scratch((int) Math.min(window, Math.max(8, largest)));
+        }
+        try {
+            return convertInto(info, dst, floats, toHalf, requireFinite, scratch);
+        } finally {
+            spare.set(scratch);
+        }
+    }
+
+    private long convertInto(TensorInfo info, ByteBuffer dst, float[] floats, boolean toHalf,
+            boolean requireFinite, Scratch scratch) throws ModelLoadException {
+        Converter c = new Converter(info.dtype(), dst, floats, toHalf, requireFinite, scratch);
         long length = info.byteLength();
         try {
             // A file that shrank since it was opened is reported before reading.
@@ -366,8 +386,7 @@ public final class SafetensorsFile implements AutoCloseable {
         // Positional reads through a bounded buffer, not memory mappings: a mapping stays
         // resident (and counted in the process's memory) until the garbage collector happens to
         // release it, long after its tensor was converted.
-        ByteBuffer src = ByteBuffer.allocate((int) Math.min(window, Math.max(8, length)))
-                .order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer src = scratch.src;
         for (long off = 0; off < length; off += src.capacity()) {
             int len = (int) Math.min(src.capacity(), length - off);
             src.clear().limit(len);
@@ -395,6 +414,20 @@ public final class SafetensorsFile implements AutoCloseable {
         return c.nonFinite > 0 ? c.nonFinite : -c.overflow;
     }
 
+    /**
+     * Buffers of one conversion, reused from tensor to tensor (one spare per file): loading a
+     * model then makes almost no garbage, and the Java heap does not grow with the model.
+     */
+    private static final class Scratch {
+        final ByteBuffer src;
+        final float[] f = new float[CHUNK];
+        final short[] s = new short[CHUNK];
+
+        Scratch(int window) {
+            src = ByteBuffer.allocate(window).order(ByteOrder.LITTLE_ENDIAN);
+        }
+    }
+
     /** Streams source windows into the destination, chunk by chunk. */
     private static final class Converter {
         private final SafetensorsDtype from;
@@ -404,14 +437,16 @@ public final class SafetensorsFile implements AutoCloseable {
         private final float[] floats;
         private final boolean toHalf;
         private final boolean check;
-        private final float[] f = new float[CHUNK];
-        private final short[] s = new short[CHUNK];
+        private final float[] f;
+        private final short[] s;
         private int floatPos;
         long nonFinite;
         long overflow;
 
         Converter(SafetensorsDtype from, ByteBuffer dst, float[] floats, boolean toHalf,
-                boolean check) {
+                boolean check, Scratch scratch) {
+            this.f = scratch.f;
+            this.s = scratch.s;
             this.from = from;
             this.dst = dst;
             this.floats = floats;
