@@ -42,6 +42,15 @@ final class Layers {
             if (value != p.getArray()) {
                 NDScope.unregister(value); // a device copy cached by the store, which owns it
             }
+            DataType want = like.getDataType();
+            if (value.getDataType() != want && want.isFloating()
+                    && value.getDataType().isFloating()) {
+                // Weights stored in half precision, computed in the input's precision: a copy
+                // per use, owned by the caller's scope and manager, freed with its block.
+                NDArray widened = value.toType(want, false);
+                widened.attach(like.getManager());
+                return widened;
+            }
             return value;
         }
     }

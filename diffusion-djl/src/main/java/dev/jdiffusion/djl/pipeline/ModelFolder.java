@@ -95,7 +95,26 @@ final class ModelFolder {
     }
 
     private static DataType dataType(PipelineOptions options) {
+        return options.half() && !options.device().equals("cpu") ? DataType.FLOAT16
+                : DataType.FLOAT32;
+    }
+
+    /** The UNet's load type: float16 whenever half precision is asked for, CPU included. */
+    private static DataType unetDataType(PipelineOptions options) {
         return options.half() ? DataType.FLOAT16 : DataType.FLOAT32;
+    }
+
+    /**
+     * On CPU with half precision, keeps only the UNet's convolution and linear weights in
+     * float16 (they are widened layer by layer as they are used) and makes everything else
+     * float32 again.
+     */
+    private static void halfStorage(UNet2DConditionModel unet, PipelineOptions options,
+            NDManager manager) {
+        if (options.half() && options.device().equals("cpu")) {
+            StateDict.widen(ParameterNames.of(unet), (name, a) -> a.getShape().dimension() >= 2
+                    && !name.startsWith("class_embedding"), manager);
+        }
     }
 
     private static DiffusionPipeline loadFolder(Path dir, PipelineOptions options,
@@ -183,7 +202,9 @@ final class ModelFolder {
         }
 
         // Weights last: every configuration problem is reported before any tensor is read.
-        loadWeights("unet", unet, unetDir, KeyMapping.identity(), manager, dtype);
+        loadWeights("unet", unet, unetDir, KeyMapping.identity(), manager,
+                unetDataType(options));
+        halfStorage(unet, options, manager);
         if (vae != null) {
             loadWeights("vae", vae, vaeDir, KeyMapping.identity(), manager, dtype);
         }
@@ -313,7 +334,8 @@ final class ModelFolder {
         try (SingleFileCheckpoint ckpt = SingleFileCheckpoint.open(file)) {
             UNet2DConditionConfig unetConfig = UNet2DConditionConfig.fromJson(dev.jdiffusion.djl.nn.Sd15Configs.UNET);
             UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig);
-            ckpt.loadUnet(ParameterNames.of(unet), manager, dtype);
+            ckpt.loadUnet(ParameterNames.of(unet), manager, unetDataType(options));
+            halfStorage(unet, options, manager);
             AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.fromJson(dev.jdiffusion.djl.nn.Sd15Configs.VAE));
             ckpt.loadVae(ParameterNames.of(vae), manager, dtype);
             ClipTextModel text = new ClipTextModel(ClipTextConfig.sd15());

@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.BiPredicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -204,6 +205,29 @@ public final class StateDict {
             arrays.put(e.getKey(), e.getValue().getArray());
         }
         SafetensorsWriter.write(file, arrays, metadata, storeAs);
+    }
+
+    /**
+     * Converts float16 parameters to float32 in place, except those {@code keepHalf} accepts:
+     * for models whose large matrices stay in float16 to save memory while vectors (biases,
+     * norms) are kept exact.
+     *
+     * @param parameters the parameters by name
+     * @param keepHalf which float16 parameters to leave as they are
+     * @param manager the manager that owns the parameters
+     */
+    public static void widen(Map<String, Parameter> parameters,
+            BiPredicate<String, NDArray> keepHalf, NDManager manager) {
+        for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
+            Parameter p = e.getValue();
+            if (!p.isInitialized() || p.getArray().getDataType() != DataType.FLOAT16
+                    || keepHalf.test(e.getKey(), p.getArray())) {
+                continue;
+            }
+            NDArray wide = p.getArray().toType(DataType.FLOAT32, true);
+            wide.attach(manager);
+            assign(p, wide, manager);
+        }
     }
 
     /** Puts an array into a parameter, whether or not it already has a shape or an array. */

@@ -63,6 +63,32 @@ class DiffusionPipelineTest {
     }
 
     @Test
+    void halfPrecisionWeightsOnCpuGiveNearlyTheSameImages() throws Exception {
+        try (DiffusionPipeline half = DiffusionPipeline.load(TinyPipelines.textToImage(),
+                PipelineOptions.defaults().withHalf(true))) {
+            for (String sampler : List.of("euler", "dpmpp_2m")) {
+                GenerationRequest r = request("a cat face").sampler(sampler).build();
+                int[] a = pipeline.generate(r).images().get(0).rgb();
+                int[] b = half.generate(r).images().get(0).rgb();
+                long sum = 0;
+                int max = 0;
+                for (int i = 0; i < a.length; i++) {
+                    for (int shift = 0; shift <= 16; shift += 8) {
+                        int d = Math.abs(((a[i] >> shift) & 0xFF) - ((b[i] >> shift) & 0xFF));
+                        sum += d;
+                        max = Math.max(max, d);
+                    }
+                }
+                // Weights rounded to float16 (relative error 2^-11) move pixels by rounding
+                // steps at most; a broken widening (wrong type, wrong weights) moves them by
+                // tens of levels.
+                assertThat((double) sum / (3 * a.length)).as(sampler).isLessThan(1.0);
+                assertThat(max).as(sampler).isLessThanOrEqualTo(8);
+            }
+        }
+    }
+
+    @Test
     void imageOfABatchEqualsTheSingleRequestWithItsSeed() {
         for (String sampler : List.of("euler_a", "dpmpp_2m")) {
             GenerationResult batch = pipeline.generate(

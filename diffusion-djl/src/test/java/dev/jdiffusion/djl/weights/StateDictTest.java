@@ -141,6 +141,32 @@ class StateDictTest {
     }
 
     @Test
+    void widenMakesFloat32AllButTheKeptHalfParametersWithTheSameValues() throws IOException {
+        Path file = saveReference(DataType.FLOAT16);
+        TinyNet half = new TinyNet();
+        load(half, file, KeyMapping.identity(), DataType.FLOAT16);
+        Map<String, Parameter> params = ParameterNames.of(half);
+        Map<String, float[]> before = new java.util.HashMap<>();
+        params.forEach((k, p) -> before.put(k, p.getArray().toType(DataType.FLOAT32, true)
+                .toFloatArray()));
+        StateDict.widen(params, (name, a) -> a.getShape().dimension() >= 2, m);
+        int kept = 0;
+        int widened = 0;
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            NDArray a = e.getValue().getArray();
+            boolean matrix = a.getShape().dimension() >= 2;
+            assertThat(a.getDataType()).as(e.getKey())
+                    .isEqualTo(matrix ? DataType.FLOAT16 : DataType.FLOAT32);
+            assertThat(a.toType(DataType.FLOAT32, true).toFloatArray()).as(e.getKey())
+                    .containsExactly(before.get(e.getKey()));
+            kept += matrix ? 1 : 0;
+            widened += matrix ? 0 : 1;
+        }
+        assertThat(kept).isPositive();
+        assertThat(widened).isPositive();
+    }
+
+    @Test
     void missingExtraAndMisShapedTensorsAreAllReportedAndNothingIsLoaded() throws IOException {
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         referenceParams.forEach((k, v) -> tensors.put(k, v.getArray()));

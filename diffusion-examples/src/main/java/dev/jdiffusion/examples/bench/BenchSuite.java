@@ -429,21 +429,23 @@ public final class BenchSuite {
                     + parameters(new AutoencoderKL(AutoencoderKLConfig.fromJson(Sd15Configs.VAE)))
                     + parameters(new ClipTextModel(ClipTextConfig.sd15()));
             peakRun("SD 1.5 text-to-image 512², " + o.steps() + " steps, guidance 7.5", sd, 512,
-                    7.5, params);
+                    7.5, params, false);
+            peakRun("SD 1.5 as above, UNet weights in float16 (PipelineOptions.half)", sd, 512,
+                    7.5, params, true);
         }
         Path def = defaultFolder();
         if (def == null) {
             add("peak", "default size", Double.NaN, "MiB", "skipped: no --model or --tokenizer");
         } else {
             peakRun("default-size text-to-image, " + o.steps() + " steps, guidance 4", def, 0, 4,
-                    0);
+                    0, false);
         }
     }
 
-    private void peakRun(String name, Path model, int size, double guidance, long params)
-            throws Exception {
+    private void peakRun(String name, Path model, int size, double guidance, long params,
+            boolean half) throws Exception {
         Forked.Child c = Forked.run(o.threads(), "peak", model.toString(), Integer.toString(size),
-                Integer.toString(o.steps()), Double.toString(guidance));
+                Integer.toString(o.steps()), Double.toString(guidance), half ? "half" : "full");
         double mb = Long.parseLong(c.values().get("vmhwm_kb")) / 1024.0;
         String ratio = params > 0 ? String.format(Locale.ROOT, "; %.2f × the fp32 weights"
                 + " (%.2f B parameters = %.0f MB)", mb * 1024 * 1024 / (4.0 * params),

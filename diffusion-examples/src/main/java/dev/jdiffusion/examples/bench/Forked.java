@@ -37,7 +37,7 @@ public final class Forked {
     /**
      * Child entry point.
      *
-     * @param args {@code cold}, or {@code peak MODEL_DIR SIZE STEPS GUIDANCE}
+     * @param args {@code cold}, or {@code peak MODEL_DIR SIZE STEPS GUIDANCE [half]}
      * @throws Exception on any failure (the parent reports the exit status)
      */
     public static void main(String[] args) throws Exception {
@@ -49,11 +49,12 @@ public final class Forked {
         }
         if (args.length == 1 && args[0].equals("cold")) {
             cold();
-        } else if (args.length == 5 && args[0].equals("peak")) {
+        } else if ((args.length == 5 || args.length == 6) && args[0].equals("peak")) {
             peak(Path.of(args[1]), Integer.parseInt(args[2]), Integer.parseInt(args[3]),
-                    Double.parseDouble(args[4]));
+                    Double.parseDouble(args[4]), args.length == 6 && args[5].equals("half"));
         } else {
-            throw new IllegalArgumentException("usage: cold | peak MODEL SIZE STEPS GUIDANCE");
+            throw new IllegalArgumentException(
+                    "usage: cold | peak MODEL SIZE STEPS GUIDANCE [half]");
         }
     }
 
@@ -71,9 +72,11 @@ public final class Forked {
                 sinceJvmStart, engineNs / 1e6, v);
     }
 
-    private static void peak(Path model, int size, int steps, double guidance) throws Exception {
+    private static void peak(Path model, int size, int steps, double guidance, boolean half)
+            throws Exception {
         long t0 = System.nanoTime();
-        try (DiffusionPipeline p = DiffusionPipeline.load(model, PipelineOptions.defaults())) {
+        try (DiffusionPipeline p = DiffusionPipeline.load(model,
+                PipelineOptions.defaults().withHalf(half))) {
             long t1 = System.nanoTime();
             int s = size > 0 ? size : p.defaultSize();
             GenerationRequest r = GenerationRequest.builder("a photo of a cat")

@@ -76,6 +76,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu:N.")
     String device;
 
+    @Option(names = "--half", description = "Keep weights in float16: half the memory (on CPU"
+            + " the UNet's layers are widened to float32 as they are used).")
+    boolean half;
+
     @Option(names = {"-o", "--output"}, defaultValue = "out",
             description = "Output folder, or a .png file name for a single image.")
     Path output;
@@ -125,7 +129,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (!device.equals("cpu")) {
             requireGpu();
         }
-        PipelineOptions opts = PipelineOptions.defaults().withDevice(device);
+        PipelineOptions opts = PipelineOptions.defaults().withDevice(device).withHalf(half);
         try (DiffusionPipeline pipeline = DiffusionPipeline.load(modelDir, opts)) {
             b.guidanceScale(guidance != null ? guidance : pipeline.defaultGuidance());
             if (width != null || height != null) {

@@ -56,6 +56,27 @@ class CliTest {
     // ------------------------------------------------------------------ generate
 
     @Test
+    void generateWithHalfWeightsIsCloseToFloat32() throws IOException {
+        Path full = tmp.resolve("full.png");
+        Path half = tmp.resolve("half.png");
+        Run a = run("generate", "a cat face", "--model", model(), "--steps", "2", "--seed", "7",
+                "--sampler", "euler", "-o", full.toString(), "--scale", "1");
+        Run b = run("generate", "a cat face", "--model", model(), "--steps", "2", "--seed", "7",
+                "--sampler", "euler", "-o", half.toString(), "--scale", "1", "--half");
+        assertEquals(0, a.code, a.err);
+        assertEquals(0, b.code, b.err);
+        int[] x = GeneratedImage.read(full).rgb();
+        int[] y = GeneratedImage.read(half).rgb();
+        int max = 0;
+        for (int i = 0; i < x.length; i++) {
+            for (int shift = 0; shift <= 16; shift += 8) {
+                max = Math.max(max, Math.abs(((x[i] >> shift) & 0xFF) - ((y[i] >> shift) & 0xFF)));
+            }
+        }
+        assertTrue(max <= 8, "float16 weights moved a pixel channel by " + max);
+    }
+
+    @Test
     void generateWritesPngNamedBySeedWithParameters() throws IOException {
         Path dir = tmp.resolve("out");
         Run r = run("generate", "a cat face", "--model", model(), "--steps", "2", "--seed", "7",
