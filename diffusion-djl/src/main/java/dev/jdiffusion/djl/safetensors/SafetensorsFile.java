@@ -57,6 +57,8 @@ public final class SafetensorsFile implements AutoCloseable {
     private final Map<String, TensorInfo> tensors;
     private final Map<String, String> metadata;
     private final int window;
+    /** Read-buffer size: the window, or the largest tensor if smaller (small files). */
+    private final int scratchBytes;
     private final AtomicReference<Scratch> spare = new AtomicReference<>();
     private volatile boolean closed;
 
@@ -69,6 +71,9 @@ public final class SafetensorsFile implements AutoCloseable {
         this.dataStart = dataStart;
         this.tensors = header.tensors();
         this.metadata = header.metadata();
+        long largest = tensors.values().stream().mapToLong(TensorInfo::byteLength).max()
+                .orElse(0);
+        this.scratchBytes = (int) Math.min(window, Math.max(8, largest));
     }
 
     /**
@@ -351,11 +356,7 @@ public final class SafetensorsFile implements AutoCloseable {
             boolean requireFinite) throws ModelLoadException {
         Scratch scratch = spare.getAndSet(null);
         if (scratch == null) {
-            // The first read, or another thread holds the spare: no larger than the largest
-            // tensor, so small files get small buffers.
-            long largest = tensors.values().stream().mapToLong(TensorInfo::byteLength).max()
-                    .orElse(0);
-            scratch = new Scratch((int) Math.min(window, Math.max(8, largest)));
+            scratch = new Scratch(scratchBytes); // the first read, or the spare is in use
         }
         try {
             return convertInto(info, dst, floats, toHalf, requireFinite, scratch);

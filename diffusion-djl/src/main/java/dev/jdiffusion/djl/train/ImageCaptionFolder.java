@@ -93,13 +93,7 @@ public final class ImageCaptionFolder implements TrainingData {
             tokens = new int[images.size()][];
             for (int i = 0; i < images.size(); i++) {
                 Path caption = captionOf(images.get(i));
-                if (!Files.isRegularFile(caption)) {
-                    throw new IOException("image " + images.get(i).getFileName()
-                            + " has no caption file " + caption.getFileName()
-                            + "; add one (it may be empty for an unconditional example)");
-                }
-                String text = Files.readString(caption, StandardCharsets.UTF_8).strip();
-                tokens[i] = tokenizer.apply(text);
+                tokens[i] = tokenizer.apply(readCaption(images.get(i)));
                 if (tokens[i].length != nullTokens.length) {
                     throw new IOException("caption " + caption.getFileName() + " tokenized to "
                             + tokens[i].length + " ids but the empty caption to "
@@ -166,6 +160,27 @@ public final class ImageCaptionFolder implements TrainingData {
             System.arraycopy(nullTokens, 0, c, i * len, len);
         }
         return manager.create(c, new Shape(n, len));
+    }
+
+    /**
+     * The caption of one image: its {@code .txt} file beside it, stripped.
+     *
+     * @param index the image's index, in [0, {@link #size()})
+     * @return the caption
+     * @throws IOException if the image has no caption file or it cannot be read
+     */
+    public String caption(int index) throws IOException {
+        return readCaption(images.get(Objects.checkIndex(index, images.size())));
+    }
+
+    private static String readCaption(Path image) throws IOException {
+        Path txt = captionOf(image);
+        if (!Files.isRegularFile(txt)) {
+            throw new IOException("image " + image.getFileName() + " has no caption file "
+                    + txt.getFileName()
+                    + "; add one (it may be empty for an unconditional example)");
+        }
+        return Files.readString(txt, StandardCharsets.UTF_8).strip();
     }
 
     /**

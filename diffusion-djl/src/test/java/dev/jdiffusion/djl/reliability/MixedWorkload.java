@@ -5,6 +5,7 @@ import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.GenerationResult;
 import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
+import dev.jdiffusion.djl.testing.TinyModels;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -63,10 +64,10 @@ final class MixedWorkload {
                     .numImages(rnd.nextInt(6) == 0 ? 2 : 1);
             int kind = rnd.nextInt(4);
             if (kind == 0) {
-                b.initImage(TinyModel.pattern(size, size, i)).strength(0.6);
+                b.initImage(TinyModels.pattern(size, size, i)).strength(0.6);
             } else if (kind == 1) {
-                b.initImage(TinyModel.pattern(size, size, i)).mask(
-                        TinyModel.leftHalfMask(size, size)).strength(1.0);
+                b.initImage(TinyModels.pattern(size, size, i)).mask(
+                        TinyModels.leftHalfMask(size, size)).strength(1.0);
             } else {
                 b.size(size, size);
             }

@@ -7,6 +7,7 @@ import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
 import dev.jdiffusion.djl.testing.NativeArrays;
+import dev.jdiffusion.djl.testing.TinyModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -80,10 +81,10 @@ class NonFiniteOutputTest {
     @Test
     void imageToImageAndInpaintingAlsoFail() {
         GenerationRequest.Builder b = GenerationRequest.builder("a cat").steps(4).seed(1)
-                .initImage(TinyModel.pattern(16, 16, 1)).strength(0.75);
+                .initImage(TinyModels.pattern(16, 16, 1)).strength(0.75);
         assertThatThrownBy(() -> pipeline.generate(b.build()))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("step");
-        assertThatThrownBy(() -> pipeline.generate(b.mask(TinyModel.leftHalfMask(16, 16))
+        assertThatThrownBy(() -> pipeline.generate(b.mask(TinyModels.leftHalfMask(16, 16))
                 .build()))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("step");
     }

@@ -9,6 +9,7 @@ import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
 import dev.jdiffusion.djl.testing.NativeArrays;
+import dev.jdiffusion.djl.testing.TinyModels;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -106,7 +107,7 @@ class RequestPropertyTest {
         if (init) {
             int iw = rnd.nextInt(6) == 0 ? 24 : (validSize(w) ? w : 16);
             int ih = validSize(h) ? h : 16;
-            b.initImage(TinyModel.pattern(iw, ih, rnd.nextInt(100)));
+            b.initImage(TinyModels.pattern(iw, ih, rnd.nextInt(100)));
             if (sized && (iw != w || ih != h)) {
                 invalid.add("init image size");
             } else if (!sized) {
@@ -115,13 +116,13 @@ class RequestPropertyTest {
             }
             if (rnd.nextBoolean()) {
                 int mw = rnd.nextInt(6) == 0 ? iw + 8 : iw;
-                b.mask(TinyModel.leftHalfMask(mw, ih));
+                b.mask(TinyModels.leftHalfMask(mw, ih));
                 if (mw != iw) {
                     invalid.add("mask size");
                 }
             }
         } else if (rnd.nextInt(12) == 0) {
-            b.mask(TinyModel.leftHalfMask(16, 16));
+            b.mask(TinyModels.leftHalfMask(16, 16));
             invalid.add("mask without init image");
         }
         int steps = rnd.nextInt(8) == 0 ? new int[] {0, -1, 1001, Integer.MIN_VALUE}[rnd.nextInt(4)]

@@ -1,6 +1,5 @@
 package dev.jdiffusion.djl.reliability;
 
-import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.djl.testing.TinyModels;
 import dev.jdiffusion.samplers.SchedulerConfig;
 import java.io.IOException;
@@ -13,7 +12,6 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 
 /**
@@ -176,41 +174,5 @@ final class TinyModel {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-    }
-
-    /**
-     * A deterministic RGB test image.
-     *
-     * @param w width
-     * @param h height
-     * @param seed varies the pattern
-     * @return the image
-     */
-    static GeneratedImage pattern(int w, int h, int seed) {
-        int[] px = new int[w * h];
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w; x++) {
-                px[y * w + x] = (((x * 16 + seed) & 255) << 16) | (((y * 16) & 255) << 8)
-                        | ((x + y + seed) % 2 == 0 ? 200 : 40);
-            }
-        }
-        return new GeneratedImage(w, h, px, null, Map.of());
-    }
-
-    /**
-     * A mask that repaints the left half.
-     *
-     * @param w width
-     * @param h height
-     * @return the mask (white = repaint)
-     */
-    static GeneratedImage leftHalfMask(int w, int h) {
-        int[] px = new int[w * h];
-        for (int y = 0; y < h; y++) {
-            for (int x = 0; x < w / 2; x++) {
-                px[y * w + x] = 0xFFFFFF;
-            }
-        }
-        return new GeneratedImage(w, h, px, null, Map.of());
     }
 }

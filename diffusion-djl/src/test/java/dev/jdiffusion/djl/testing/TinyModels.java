@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.djl.nn.AutoencoderKL;
 import dev.jdiffusion.djl.nn.AutoencoderKLConfig;
 import dev.jdiffusion.djl.nn.ParameterNames;
@@ -21,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalInt;
 import java.util.stream.Stream;
 
@@ -145,5 +147,41 @@ public final class TinyModels {
             n += p.getArray().getShape().size();
         }
         return n;
+    }
+
+    /**
+     * A deterministic RGB test image.
+     *
+     * @param w width
+     * @param h height
+     * @param seed varies the pattern
+     * @return the image
+     */
+    public static GeneratedImage pattern(int w, int h, int seed) {
+        int[] px = new int[w * h];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w; x++) {
+                px[y * w + x] = (((x * 16 + seed) & 255) << 16) | (((y * 16) & 255) << 8)
+                        | ((x + y + seed) % 2 == 0 ? 200 : 40);
+            }
+        }
+        return new GeneratedImage(w, h, px, null, Map.of());
+    }
+
+    /**
+     * A mask that repaints the left half.
+     *
+     * @param w width
+     * @param h height
+     * @return the mask (white = repaint)
+     */
+    public static GeneratedImage leftHalfMask(int w, int h) {
+        int[] px = new int[w * h];
+        for (int y = 0; y < h; y++) {
+            for (int x = 0; x < w / 2; x++) {
+                px[y * w + x] = 0xFFFFFF;
+            }
+        }
+        return new GeneratedImage(w, h, px, null, Map.of());
     }
 }

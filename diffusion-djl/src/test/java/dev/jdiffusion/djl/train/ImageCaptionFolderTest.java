@@ -81,6 +81,10 @@ class ImageCaptionFolderTest {
         assertThat(img.rgb(13, 5) & 0xFFFFFF).isEqualTo(10 << 16 | 128 << 8 | 250);
         assertThat(img.seed()).isEmpty();
         assertThatThrownBy(() -> data.image(1)).isInstanceOf(IndexOutOfBoundsException.class);
+        assertThatThrownBy(() -> data.caption(0)).isInstanceOf(IOException.class)
+                .hasMessageContaining("a.png has no caption file a.txt");
+        Files.writeString(dir.resolve("a.txt"), "  red and blue \n");
+        assertThat(data.caption(0)).isEqualTo("red and blue");
     }
 
     @Test

@@ -98,7 +98,7 @@ final class EvalCommand implements Callable<Integer> {
             List<String> captions = new ArrayList<>(n);
             List<float[]> train = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
-                captions.add(caption(folder.images().get(i)));
+                captions.add(folder.caption(i));
                 train.add(QualityMetrics.vector(folder.image(i)));
             }
             out.printf(Locale.ROOT, "%d training images at %dx%d; model %s%n", n, size, size,
@@ -221,14 +221,5 @@ final class EvalCommand implements Callable<Integer> {
                 label, QualityMetrics.percentile(d, 0), QualityMetrics.percentile(d, 5),
                 QualityMetrics.percentile(d, 25), QualityMetrics.percentile(d, 50),
                 QualityMetrics.percentile(d, 75), QualityMetrics.percentile(d, 100));
-    }
-
-    private static String caption(Path image) throws IOException {
-        String f = image.getFileName().toString();
-        Path txt = image.resolveSibling(f.substring(0, f.lastIndexOf('.')) + ".txt");
-        if (!Files.isRegularFile(txt)) {
-            throw new IOException("image " + f + " has no caption file " + txt.getFileName());
-        }
-        return Files.readString(txt, StandardCharsets.UTF_8).strip();
     }
 }

@@ -2,7 +2,6 @@ package dev.jdiffusion.examples.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.api.GenerationCancelledException;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.Samplers;
@@ -10,9 +9,9 @@ import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
 import dev.jdiffusion.djl.testing.NativeArrays;
 import dev.jdiffusion.djl.testing.Rss;
+import dev.jdiffusion.djl.testing.TinyModels;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -68,9 +67,10 @@ class DefaultModelSoakTest {
                         .listener(e -> e.stepIndex() != cancelAt);
                 int kind = rnd.nextInt(5);
                 if (kind == 0) {
-                    b.initImage(pattern(size, i)).strength(0.7);
+                    b.initImage(TinyModels.pattern(size, size, i)).strength(0.7);
                 } else if (kind == 1) {
-                    b.initImage(pattern(size, i)).mask(leftHalf(size)).strength(1.0);
+                    b.initImage(TinyModels.pattern(size, size, i))
+                            .mask(TinyModels.leftHalfMask(size, size)).strength(1.0);
                 } else {
                     b.size(size, size);
                 }
@@ -117,25 +117,5 @@ class DefaultModelSoakTest {
 
     private static long heapKib() {
         return Runtime.getRuntime().totalMemory() / 1024;
-    }
-
-    private static GeneratedImage pattern(int size, int seed) {
-        int[] px = new int[size * size];
-        for (int y = 0; y < size; y++) {
-            for (int x = 0; x < size; x++) {
-                px[y * size + x] = ((x * 8 + seed) & 255) << 16 | ((y * 8) & 255) << 8 | 128;
-            }
-        }
-        return new GeneratedImage(size, size, px, null, Map.of());
-    }
-
-    private static GeneratedImage leftHalf(int size) {
-        int[] px = new int[size * size];
-        for (int y = 0; y < size; y++) {
-            for (int x = 0; x < size / 2; x++) {
-                px[y * size + x] = 0xFFFFFF;
-            }
-        }
-        return new GeneratedImage(size, size, px, null, Map.of());
     }
 }
