@@ -10,10 +10,13 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.FileSystems;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -148,5 +151,41 @@ class TrainSafetyCliTest {
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().contains("e2.txt") && r.err().contains("not a regular file"),
                 r.err());
+    }
+
+    @Test
+    void everythingWrittenHasTheUmasksPermissions() throws IOException {
+        assumeTrue(FileSystems.getDefault().supportedFileAttributeViews().contains("posix"));
+        Path data = data();
+        Path work = tmp.resolve("work");
+        Path model = tmp.resolve("model");
+        CliTest.Run t = train(data, work, model);
+        assertEquals(0, t.code(), t.err());
+        Path images = tmp.resolve("images");
+        CliTest.Run g = CliTest.run("generate", "red face", "--model", model.toString(),
+                "--steps", "2", "--seed", "3", "-o", images.toString());
+        assertEquals(0, g.code(), g.err());
+        Path eval = tmp.resolve("eval");
+        CliTest.Run e = CliTest.run("eval", "--data", data.toString(), "--model",
+                model.toString(), "--prompts", "2", "--diversity-prompts", "1", "--steps", "2",
+                "-o", eval.toString());
+        assertEquals(0, e.code(), e.err());
+        assertTrue(Files.isRegularFile(eval.resolve("contact-sheet.png")), e.out());
+
+        Set<PosixFilePermission> file = Files.getPosixFilePermissions(
+                Files.createFile(tmp.resolve("plain-file")));
+        Set<PosixFilePermission> folder = Files.getPosixFilePermissions(
+                Files.createDirectory(tmp.resolve("plain-folder")));
+        int checked = 0;
+        for (Path root : List.of(work, model, images, eval)) {
+            try (Stream<Path> walk = Files.walk(root)) {
+                for (Path p : walk.toList()) {
+                    assertEquals(Files.isDirectory(p) ? folder : file,
+                            Files.getPosixFilePermissions(p), p.toString());
+                    checked++;
+                }
+            }
+        }
+        assertTrue(checked > 20, "checked " + checked);
     }
 }
