@@ -24,6 +24,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -239,12 +240,10 @@ public final class ModelWriter {
             throw new FileAlreadyExistsException(target.toString(), null,
                     "exists and is not a folder" + refuse);
         }
-        List<Path> entries;
-        try (var walk = Files.walk(target)) {
-            entries = walk.filter(p -> !p.equals(target)).sorted().toList();
-        }
-        if (entries.isEmpty()) {
-            return;
+        try (var list = Files.list(target)) {
+            if (list.findAny().isEmpty()) {
+                return;
+            }
         }
         for (String marker : List.of("model_index.json", ModelFolder.SETTINGS)) {
             if (!Files.isRegularFile(target.resolve(marker), LinkOption.NOFOLLOW_LINKS)) {
@@ -253,17 +252,26 @@ public final class ModelWriter {
                         + marker + ")" + refuse);
             }
         }
-        for (Path p : entries) {
-            String rel = target.relativize(p).toString().replace('\\', '/');
-            boolean ours = Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)
-                    ? WRITTEN_DIRS.contains(rel)
-                    : WRITTEN_FILES.contains(rel)
-                            && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS);
-            if (!ours) {
-                throw new FileAlreadyExistsException(target.toString(), null,
-                        "holds " + rel + ", which jdiffusion did not write" + refuse);
-            }
+        Optional<Path> foreign;
+        try (var walk = Files.walk(target)) { // stops at the first foreign entry
+            foreign = walk.filter(p -> !p.equals(target) && !written(target, p)).findFirst();
         }
+        if (foreign.isPresent()) {
+            throw new FileAlreadyExistsException(target.toString(), null, "holds "
+                    + relative(target, foreign.get()) + ", which jdiffusion did not write"
+                    + refuse);
+        }
+    }
+
+    private static String relative(Path dir, Path p) {
+        return dir.relativize(p).toString().replace('\\', '/');
+    }
+
+    /** Whether an entry of a model folder is one this class writes. */
+    private static boolean written(Path dir, Path p) {
+        String rel = relative(dir, p);
+        return Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) ? WRITTEN_DIRS.contains(rel)
+                : WRITTEN_FILES.contains(rel) && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS);
     }
 
     /** Deletes a replaced model folder: only the files this class writes, then the folders. */
