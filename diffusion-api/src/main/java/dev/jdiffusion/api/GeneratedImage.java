@@ -195,7 +195,8 @@ public final class GeneratedImage {
         if (parent != null) {
             Files.createDirectories(parent);
         }
-        Path tmp = Files.createTempFile(parent, ".jdiffusion-", ".png.tmp");
+        Path tmp = dev.jdiffusion.api.internal.AtomicFiles.createFile(parent, ".jdiffusion-",
+                ".png.tmp"); // not createTempFile: the PNG gets the umask's permissions
         try {
             try (OutputStream out = Files.newOutputStream(tmp)) {
                 writePng(out);

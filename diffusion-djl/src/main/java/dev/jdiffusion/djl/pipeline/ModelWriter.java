@@ -4,6 +4,7 @@ import ai.djl.ndarray.types.DataType;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.jdiffusion.api.internal.AtomicFiles;
 import dev.jdiffusion.djl.nn.AutoencoderKL;
 import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.nn.UNet2DConditionModel;
@@ -12,7 +13,10 @@ import dev.jdiffusion.djl.weights.StateDict;
 import dev.jdiffusion.samplers.SchedulerConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
@@ -20,6 +24,10 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Saves a model in the diffusers folder layout ({@code model_index.json}, {@code
@@ -29,12 +37,27 @@ import java.util.Objects;
  * with {@link DiffusionPipeline#load} and in other tools.
  *
  * <p>The folder is written to a temporary sibling and renamed into place: a failure never
- * leaves a half-written model. Builders are not thread-safe; the networks must not be trained
+ * leaves a half-written model. Files and folders get the permissions of the process's umask.
+ * An existing folder is replaced only if it is empty or holds nothing but what a writer writes
+ * (the files above, with {@code jdiffusion.json} always present): a folder with any other file
+ * is refused, never deleted. Builders are not thread-safe; the networks must not be trained
  * while they are saved.
  */
 public final class ModelWriter {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Logger LOG = LoggerFactory.getLogger(ModelWriter.class);
+
+    /** Every file a writer may write, relative to the model folder. */
+    private static final Set<String> WRITTEN_FILES = Set.of("model_index.json",
+            ModelFolder.SETTINGS, "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
+            "vae/config.json", "vae/diffusion_pytorch_model.safetensors",
+            "text_encoder/config.json", "text_encoder/model.safetensors", "tokenizer/vocab.json",
+            "tokenizer/merges.txt", "tokenizer/special_tokens_map.json",
+            "tokenizer/tokenizer_config.json", "scheduler/scheduler_config.json");
+    /** Every folder a writer may create, relative to the model folder. */
+    private static final Set<String> WRITTEN_DIRS = Set.of("unet", "vae", "text_encoder",
+            "tokenizer", "scheduler");
 
     private final UNet2DConditionModel unet;
     private final SchedulerConfig scheduler;
@@ -148,31 +171,122 @@ public final class ModelWriter {
     }
 
     /**
-     * Writes the folder, replacing an existing one at {@code dir}.
+     * Writes the folder. An existing folder at {@code dir} is replaced only if it is empty or a
+     * model folder written by this class (nothing in it but the files listed in the class
+     * description); anything else is refused, so that no file jdiffusion did not write is ever
+     * deleted.
      *
      * @param dir the model folder to create
+     * @throws FileAlreadyExistsException if {@code dir} exists and is not replaceable (see
+     *     {@link #checkReplaceable}); nothing is written then
      * @throws IOException if writing fails; nothing is left at {@code dir} then (an existing
      *     folder stays as it was)
      */
     public void write(Path dir) throws IOException {
         Path target = dir.toAbsolutePath().normalize();
         Path parent = target.getParent();
+        checkReplaceable(target);
         Files.createDirectories(parent);
-        Path tmp = Files.createTempDirectory(parent, "." + target.getFileName() + "-");
+        Path tmp = AtomicFiles.createDirectory(parent, "." + target.getFileName() + "-");
         try {
             writeInto(tmp);
-            Path old = null;
-            if (Files.exists(target)) {
-                old = Files.createTempDirectory(parent, "." + target.getFileName() + "-old-");
-                Files.delete(old);
-                Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+            if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+                return;
             }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            if (old != null) {
-                deleteTree(old);
+            checkReplaceable(target); // again, just before the swap
+            Path old = AtomicFiles.createDirectory(parent, "." + target.getFileName() + "-old-");
+            Files.delete(old);
+            Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+            try {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                try {
+                    Files.move(old, target, StandardCopyOption.ATOMIC_MOVE);
+                } catch (IOException back) {
+                    e.addSuppressed(back);
+                }
+                throw e;
             }
+            deleteWritten(old);
         } finally {
             deleteTree(tmp);
+        }
+    }
+
+    /**
+     * Checks that {@link #write} may put a model at {@code dir}: it does not exist, or is an
+     * empty folder, or a model folder written by this class ({@code model_index.json} and
+     * {@code jdiffusion.json} present, and nothing else but the other files it writes). Call
+     * it before a long computation whose result is to be written there.
+     *
+     * @param dir the model folder
+     * @throws FileAlreadyExistsException if {@code dir} is a file, a symbolic link, or a folder
+     *     holding anything this class does not write (the message names the first such entry)
+     * @throws IOException if the folder cannot be read
+     */
+    public static void checkReplaceable(Path dir) throws IOException {
+        Path target = dir.toAbsolutePath().normalize();
+        if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        String refuse = "; jdiffusion only replaces an empty folder or a model folder it wrote."
+                + " Choose a new folder, or move this one away yourself";
+        if (Files.isSymbolicLink(target)) {
+            throw new FileAlreadyExistsException(target.toString(), null,
+                    "is a symbolic link" + refuse);
+        }
+        if (!Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)) {
+            throw new FileAlreadyExistsException(target.toString(), null,
+                    "exists and is not a folder" + refuse);
+        }
+        try (var list = Files.list(target)) {
+            if (list.findAny().isEmpty()) {
+                return;
+            }
+        }
+        for (String marker : List.of("model_index.json", ModelFolder.SETTINGS)) {
+            if (!Files.isRegularFile(target.resolve(marker), LinkOption.NOFOLLOW_LINKS)) {
+                throw new FileAlreadyExistsException(target.toString(), null,
+                        "is not empty and is not a model folder written by jdiffusion (no "
+                        + marker + ")" + refuse);
+            }
+        }
+        Optional<Path> foreign;
+        try (var walk = Files.walk(target)) { // stops at the first foreign entry
+            foreign = walk.filter(p -> !p.equals(target) && !written(target, p)).findFirst();
+        }
+        if (foreign.isPresent()) {
+            throw new FileAlreadyExistsException(target.toString(), null, "holds "
+                    + relative(target, foreign.get()) + ", which jdiffusion did not write"
+                    + refuse);
+        }
+    }
+
+    private static String relative(Path dir, Path p) {
+        return dir.relativize(p).toString().replace('\\', '/');
+    }
+
+    /** Whether an entry of a model folder is one this class writes. */
+    private static boolean written(Path dir, Path p) {
+        String rel = relative(dir, p);
+        return Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) ? WRITTEN_DIRS.contains(rel)
+                : WRITTEN_FILES.contains(rel) && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** Deletes a replaced model folder: only the files this class writes, then the folders. */
+    private static void deleteWritten(Path dir) throws IOException {
+        for (String f : WRITTEN_FILES) {
+            Files.deleteIfExists(dir.resolve(f));
+        }
+        try {
+            for (String d : WRITTEN_DIRS) {
+                Files.deleteIfExists(dir.resolve(d));
+            }
+            Files.delete(dir);
+        } catch (DirectoryNotEmptyException e) {
+            LOG.warn("the replaced model folder was moved to {} but not deleted: a file"
+                    + " appeared in it while the new model was written", dir);
         }
     }
 
@@ -240,11 +354,10 @@ public final class ModelWriter {
         if (defaultSampler != null) {
             settings.put("default_sampler", defaultSampler);
         }
-        if (!settings.isEmpty()) {
-            Files.writeString(dir.resolve(ModelFolder.SETTINGS),
-                    JSON.writerWithDefaultPrettyPrinter().writeValueAsString(settings),
-                    StandardCharsets.UTF_8);
-        }
+        // Always written: it marks the folder as jdiffusion's, which write() may replace.
+        Files.writeString(dir.resolve(ModelFolder.SETTINGS),
+                JSON.writerWithDefaultPrettyPrinter().writeValueAsString(settings),
+                StandardCharsets.UTF_8);
     }
 
     private static void putComponent(ObjectNode index, String key, String library, String cls) {

@@ -22,6 +22,8 @@ import dev.jdiffusion.djl.safetensors.SafetensorsWriter;
 import dev.jdiffusion.djl.safetensors.TensorInfo;
 import dev.jdiffusion.samplers.PredictionType;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -30,6 +32,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.SplittableRandom;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -67,6 +72,8 @@ public final class DiffusionTrainer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(DiffusionTrainer.class);
 
     static final String FORMAT = "jdiffusion-train-checkpoint";
+    private static final Pattern CHECKPOINT_NAME =
+            Pattern.compile("checkpoint-(\\d{8,18})\\.safetensors");
     private static final long SALT_INIT = 0x1A2B3C4D5E6F7081L;
     private static final long SALT_EPOCH = 0x2B3C4D5E6F708192L;
     private static final long SALT_STEP = 0x3C4D5E6F708192A3L;
@@ -220,7 +227,8 @@ public final class DiffusionTrainer implements AutoCloseable {
 
     /**
      * Trains until {@link TrainingConfig#steps()} steps are done, saving a checkpoint every
-     * {@code checkpointEvery} steps and after the last one when a checkpoint folder is set.
+     * {@code checkpointEvery} steps and after the last one when a checkpoint folder is set, and
+     * deleting older ones beyond {@link TrainingConfig#keepCheckpoints()}.
      *
      * @return the progress of the last step, or {@code null} if no step was left to do
      * @throws IOException if a checkpoint cannot be written
@@ -247,8 +255,8 @@ public final class DiffusionTrainer implements AutoCloseable {
             last = trainStep();
             if (checkpointDir != null
                     && (step % checkpointEvery == 0 || step == end)) {
-                saveCheckpoint(checkpointDir.resolve(
-                        String.format(Locale.ROOT, "checkpoint-%08d.safetensors", step)));
+                saveCheckpoint(checkpointDir.resolve(checkpointName(step)));
+                pruneCheckpoints(step);
             }
         }
         if (last != null) {
@@ -523,7 +531,8 @@ public final class DiffusionTrainer implements AutoCloseable {
     /**
      * Restores the state saved by {@link #saveCheckpoint}: weights, EMA, optimizer moments and
      * the step count. Continuing with {@link #train()} then gives the same weights as the
-     * uninterrupted run.
+     * uninterrupted run. The file is validated before anything is overwritten; see {@link
+     * #resumeLatest} to fall back to an older checkpoint when the newest is torn.
      *
      * @param file the checkpoint file
      * @throws ModelLoadException if the file is missing, corrupt, of another run (seed or batch
@@ -531,6 +540,15 @@ public final class DiffusionTrainer implements AutoCloseable {
      * @throws IOException if it cannot be read
      */
     public void loadCheckpoint(Path file) throws IOException {
+        restoreFrom(file, new boolean[1]);
+        LOG.info("resumed from {} at step {}", file, step);
+    }
+
+    /**
+     * Validates a checkpoint completely, then restores it; {@code changed[0]} is set once the
+     * trainer's arrays start to be overwritten.
+     */
+    private void restoreFrom(Path file, boolean[] changed) throws IOException {
         try (SafetensorsFile c = SafetensorsFile.open(file)) {
             Map<String, String> meta = c.metadata();
             if (!FORMAT.equals(meta.get("format"))) {
@@ -539,7 +557,7 @@ public final class DiffusionTrainer implements AutoCloseable {
             }
             if (!Long.toString(config.seed()).equals(meta.get("seed"))
                     || !Integer.toString(config.batchSize()).equals(meta.get("batch_size"))) {
-                throw new ModelLoadException(file + " was written by a run with seed "
+                throw new ForeignCheckpointException(file + " was written by a run with seed "
                         + meta.get("seed") + " and batch size " + meta.get("batch_size")
                         + "; this trainer has seed " + config.seed() + " and batch size "
                         + config.batchSize() + ". Resume with the same configuration.");
@@ -553,26 +571,33 @@ public final class DiffusionTrainer implements AutoCloseable {
             }
             int expected = 4 * trainable.size();
             if (c.names().size() != expected) {
-                throw new ModelLoadException(file + " holds " + c.names().size()
+                throw new ForeignCheckpointException(file + " holds " + c.names().size()
                         + " tensors but this model needs " + expected + " (4 per parameter)");
             }
+            Map<String, NDArray> targets = new LinkedHashMap<>();
             for (Map.Entry<String, Parameter> e : trainable.entrySet()) {
                 String k = e.getKey();
-                restore(c, "model." + k, e.getValue().getArray());
-                restore(c, "ema." + k, ema.get(k));
-                restore(c, "adam_m." + k, adamM.get(k));
-                restore(c, "adam_v." + k, adamV.get(k));
+                targets.put("model." + k, e.getValue().getArray());
+                targets.put("ema." + k, ema.get(k));
+                targets.put("adam_m." + k, adamM.get(k));
+                targets.put("adam_v." + k, adamV.get(k));
+            }
+            for (Map.Entry<String, NDArray> e : targets.entrySet()) {
+                check(c, e.getKey(), e.getValue());
+            }
+            changed[0] = true;
+            for (Map.Entry<String, NDArray> e : targets.entrySet()) {
+                e.getValue().set(c.readFloats(e.getKey()));
             }
             step = restored;
         }
-        LOG.info("resumed from {} at step {}", file, step);
     }
 
-    /** Copies one F32 tensor of a checkpoint into a training array of the same shape. */
-    private static void restore(SafetensorsFile c, String key, NDArray target)
+    /** Checks that a checkpoint has an F32 tensor of the target's shape under {@code key}. */
+    private static void check(SafetensorsFile c, String key, NDArray target)
             throws ModelLoadException {
         if (!c.contains(key)) {
-            throw new ModelLoadException(c.path() + " has no tensor '" + key + "'");
+            throw new ForeignCheckpointException(c.path() + " has no tensor '" + key + "'");
         }
         TensorInfo t = c.info(key);
         if (t.dtype() != SafetensorsDtype.F32) {
@@ -580,10 +605,137 @@ public final class DiffusionTrainer implements AutoCloseable {
                     + t.dtype() + "; training checkpoints hold F32 tensors only");
         }
         if (!t.shape().equals(target.getShape())) {
-            throw new ModelLoadException(c.path() + ": tensor '" + key + "' has shape "
+            throw new ForeignCheckpointException(c.path() + ": tensor '" + key + "' has shape "
                     + t.shape() + " but the model expects " + target.getShape());
         }
-        target.set(c.readFloats(key));
+    }
+
+    /**
+     * Resumes from the newest intact checkpoint {@code checkpoint-<step>.safetensors} with a
+     * step of at most {@code maxStep} in the checkpoint folder (see {@link
+     * Builder#optCheckpoints}). A checkpoint that cannot be read (torn by a crash or a full
+     * disk, truncated, not a checkpoint) is skipped with a warning that names it, and the next
+     * older one is tried; if none is intact, training starts from step 0. A checkpoint of
+     * another run or model is never skipped: it fails.
+     *
+     * @param maxStep the largest step to resume from (for example the step training will stop
+     *     at)
+     * @return the checkpoint resumed from (or none) and the newer ones skipped
+     * @throws ModelLoadException if a checkpoint was written by another run (seed or batch size
+     *     differ) or for another model, or if reading failed after the trainer's state began to
+     *     be overwritten and no older checkpoint could restore it
+     * @throws IOException if the folder or a file cannot be read for another reason
+     * @throws IllegalStateException if no checkpoint folder is set
+     */
+    public Resumed resumeLatest(long maxStep) throws IOException {
+        if (checkpointDir == null) {
+            throw new IllegalStateException("no checkpoint folder: set optCheckpoints");
+        }
+        Map<Path, String> skipped = new LinkedHashMap<>();
+        boolean[] changed = new boolean[1];
+        List<Map.Entry<Long, Path>> found = checkpoints(checkpointDir);
+        for (int i = found.size() - 1; i >= 0; i--) {
+            Path file = found.get(i).getValue();
+            if (found.get(i).getKey() > maxStep) {
+                continue;
+            }
+            try {
+                restoreFrom(file, changed);
+            } catch (ForeignCheckpointException e) {
+                throw e;
+            } catch (ModelLoadException e) {
+                LOG.warn("skipping unreadable checkpoint {}: {}", file, e.getMessage());
+                skipped.put(file, e.getMessage());
+                continue;
+            }
+            if (!skipped.isEmpty()) {
+                LOG.warn("resumed from {} at step {}, the newest intact checkpoint", file, step);
+            } else {
+                LOG.info("resumed from {} at step {}", file, step);
+            }
+            return new Resumed(file, step, skipped);
+        }
+        if (changed[0]) {
+            throw new ModelLoadException("no intact checkpoint in " + checkpointDir + " and the"
+                    + " last one failed while it was being restored: build a new trainer");
+        }
+        if (!skipped.isEmpty()) {
+            LOG.warn("no intact checkpoint in {}: training starts at step 0", checkpointDir);
+        }
+        return new Resumed(null, step, skipped);
+    }
+
+    /**
+     * What {@link #resumeLatest} did.
+     *
+     * @param checkpoint the checkpoint resumed from, or {@code null} if none was intact
+     * @param step the step training continues after (0 without a checkpoint)
+     * @param skipped newer checkpoints that could not be read → why, newest first
+     */
+    public record Resumed(Path checkpoint, long step, Map<Path, String> skipped) {
+        /**
+         * Copies the map of skipped checkpoints.
+         *
+         * @param checkpoint see the record description
+         * @param step see the record description
+         * @param skipped see the record description
+         */
+        public Resumed {
+            skipped = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(skipped));
+        }
+    }
+
+    /** The file name of the checkpoint of a step. */
+    static String checkpointName(long step) {
+        return String.format(Locale.ROOT, "checkpoint-%08d.safetensors", step);
+    }
+
+    /** Checkpoints in a folder (regular files named by {@link #checkpointName}), oldest first. */
+    private static List<Map.Entry<Long, Path>> checkpoints(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        List<Map.Entry<Long, Path>> out = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.toList()) {
+                Matcher m = CHECKPOINT_NAME.matcher(p.getFileName().toString());
+                if (m.matches() && Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+                    out.add(Map.entry(Long.parseLong(m.group(1)), p));
+                }
+            }
+        }
+        out.sort(Map.Entry.comparingByKey());
+        return out;
+    }
+
+    /**
+     * Deletes checkpoints of steps up to {@code current} beyond the newest {@link
+     * TrainingConfig#keepCheckpoints()}; later ones (of an earlier, longer run) are left alone.
+     */
+    private void pruneCheckpoints(long current) throws IOException {
+        int keep = config.keepCheckpoints();
+        if (keep == 0) {
+            return;
+        }
+        List<Map.Entry<Long, Path>> older = new ArrayList<>();
+        for (Map.Entry<Long, Path> e : checkpoints(checkpointDir)) {
+            if (e.getKey() <= current) {
+                older.add(e);
+            }
+        }
+        for (int i = 0; i < older.size() - keep; i++) {
+            Files.deleteIfExists(older.get(i).getValue());
+            LOG.debug("deleted old checkpoint {}", older.get(i).getValue());
+        }
+    }
+
+    /** A checkpoint that is intact but belongs to another run or model: never skipped. */
+    private static final class ForeignCheckpointException extends ModelLoadException {
+        private static final long serialVersionUID = 1L;
+
+        ForeignCheckpointException(String message) {
+            super(message);
+        }
     }
 
     /**
@@ -713,7 +865,8 @@ public final class DiffusionTrainer implements AutoCloseable {
 
         /**
          * Saves checkpoints {@code checkpoint-<step>.safetensors} into a folder during {@link
-         * DiffusionTrainer#train()}.
+         * DiffusionTrainer#train()}, keeping the newest {@link TrainingConfig#keepCheckpoints()};
+         * {@link DiffusionTrainer#resumeLatest} resumes from them.
          *
          * @param folder the folder (created if missing)
          * @param every save every this many steps (and after the last step), ≥ 1

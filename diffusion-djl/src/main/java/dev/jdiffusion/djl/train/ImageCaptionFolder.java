@@ -9,6 +9,11 @@ import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +37,9 @@ import javax.imageio.ImageIO;
  * array (N, L) and the null condition is the tokenization of the empty caption. Without a
  * tokenizer the data set is unconditional and captions are not needed.
  *
- * <p>Images are decoded lazily on first use; with caching on they are kept as floats (3 × height
+ * <p>Only regular files (or links to them) are read: an image or caption that is a FIFO, a
+ * device or a broken link is refused with its name, as is a caption that is not UTF-8 or an
+ * image that cannot be decoded. Images are decoded lazily on first use; with caching on they are kept as floats (3 × height
  * × width × 4 bytes each). Not thread-safe when caching; use from the trainer's thread.
  */
 public final class ImageCaptionFolder implements TrainingData {
@@ -66,8 +73,9 @@ public final class ImageCaptionFolder implements TrainingData {
      *     an unconditional data set
      * @param cache whether decoded images are kept in memory
      * @return the data set
-     * @throws IOException if the folder cannot be read, holds no images, an image has no caption
-     *     file (when a tokenizer is given), or captions tokenize to different lengths
+     * @throws IOException if the folder cannot be read, holds no images, an image-named entry is
+     *     not a regular file, an image has no caption file or it is not a regular UTF-8 file
+     *     (when a tokenizer is given), or captions tokenize to different lengths
      */
     public static ImageCaptionFolder open(Path folder, int width, int height,
             Function<String, int[]> tokenizer, boolean cache) throws IOException {
@@ -79,9 +87,15 @@ public final class ImageCaptionFolder implements TrainingData {
             throw new IOException("training image folder not found: " + folder);
         }
         List<Path> images = new ArrayList<>();
+        List<Path> named;
         try (Stream<Path> s = Files.list(folder)) {
-            s.filter(Files::isRegularFile).filter(p -> EXTENSIONS.contains(extension(p)))
-                    .sorted().forEach(images::add);
+            named = s.filter(p -> EXTENSIONS.contains(extension(p))).sorted().toList();
+        }
+        for (Path p : named) {
+            if (!Files.isDirectory(p)) { // sub-folders are not searched
+                requireRegularFile(p, "image");
+                images.add(p);
+            }
         }
         if (images.isEmpty()) {
             throw new IOException("no images (" + String.join(", ", EXTENSIONS) + ") in " + folder);
@@ -167,7 +181,8 @@ public final class ImageCaptionFolder implements TrainingData {
      *
      * @param index the image's index, in [0, {@link #size()})
      * @return the caption
-     * @throws IOException if the image has no caption file or it cannot be read
+     * @throws IOException if the image has no caption file, or it is not a regular file of
+     *     UTF-8 text, or it cannot be read
      */
     public String caption(int index) throws IOException {
         return readCaption(images.get(Objects.checkIndex(index, images.size())));
@@ -175,12 +190,38 @@ public final class ImageCaptionFolder implements TrainingData {
 
     private static String readCaption(Path image) throws IOException {
         Path txt = captionOf(image);
-        if (!Files.isRegularFile(txt)) {
+        if (!Files.exists(txt)) {
             throw new IOException("image " + image.getFileName() + " has no caption file "
                     + txt.getFileName()
                     + "; add one (it may be empty for an unconditional example)");
         }
-        return Files.readString(txt, StandardCharsets.UTF_8).strip();
+        requireRegularFile(txt, "caption file");
+        byte[] bytes = Files.readAllBytes(txt);
+        CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        CoderResult r = utf8.decode(in, out, true);
+        if (!r.isError()) {
+            r = utf8.flush(out);
+        }
+        if (r.isError()) {
+            throw new IOException("caption file " + txt + " is not valid UTF-8 text (bad byte at"
+                    + " offset " + in.position() + "); save it as UTF-8");
+        }
+        return out.flip().toString().strip();
+    }
+
+    /**
+     * Refuses anything but a regular file (following links) before it is opened: opening a FIFO
+     * blocks until something writes to it, a device can be endless.
+     */
+    private static void requireRegularFile(Path file, String what) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new IOException(what + " " + file + " is not a regular file (a FIFO, device,"
+                    + " socket or broken link?); training reads regular files only");
+        }
     }
 
     /**
@@ -224,7 +265,13 @@ public final class ImageCaptionFolder implements TrainingData {
     }
 
     private float[] load(Path file) throws IOException {
-        BufferedImage src = ImageIO.read(file.toFile());
+        requireRegularFile(file, "image"); // again: it may have changed since open()
+        BufferedImage src;
+        try {
+            src = ImageIO.read(file.toFile());
+        } catch (IOException | RuntimeException e) {
+            throw new IOException("cannot decode image " + file + ": " + e.getMessage(), e);
+        }
         if (src == null) {
             throw new IOException("not a readable image: " + file);
         }

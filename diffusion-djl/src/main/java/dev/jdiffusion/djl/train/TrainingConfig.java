@@ -36,6 +36,9 @@ import java.util.Objects;
  * @param seed the seed of every random choice: weight initialisation, batches, timesteps, noise
  *     and dropout
  * @param logEvery log progress through SLF4J every this many steps, ≥ 1
+ * @param keepCheckpoints how many checkpoints {@link DiffusionTrainer#train()} keeps in its
+ *     checkpoint folder: after saving one it deletes the older ones beyond this number; 0 keeps
+ *     all
  */
 public record TrainingConfig(
         NoiseSchedule schedule,
@@ -54,7 +57,8 @@ public record TrainingConfig(
         double minSnrGamma,
         double conditionDropout,
         long seed,
-        int logEvery) {
+        int logEvery,
+        int keepCheckpoints) {
 
     /**
      * Validates the settings.
@@ -76,6 +80,7 @@ public record TrainingConfig(
      * @param conditionDropout see the record description
      * @param seed see the record description
      * @param logEvery see the record description
+     * @param keepCheckpoints see the record description
      */
     public TrainingConfig {
         Objects.requireNonNull(schedule, "schedule");
@@ -98,6 +103,8 @@ public record TrainingConfig(
         check(conditionDropout >= 0 && conditionDropout < 1,
                 "conditionDropout must be in [0, 1) (got " + conditionDropout + ")");
         check(logEvery >= 1, "logEvery must be >= 1 (got " + logEvery + ")");
+        check(keepCheckpoints >= 0,
+                "keepCheckpoints must be >= 0, 0 = keep all (got " + keepCheckpoints + ")");
     }
 
     private static void check(boolean ok, String message) {
@@ -129,7 +136,8 @@ public record TrainingConfig(
      * A builder with defaults suited to small models: linear β 1e-4→0.02 over 1000 timesteps,
      * ε-prediction, 1000 steps of batch 64, learning rate 1e-3 with 100 warm-up steps decaying
      * to 1e-5, AdamW (0.9, 0.999, 1e-8, weight decay 0.01), clipping at norm 1, EMA 0.999,
-     * no min-SNR weighting, no condition dropout, seed 0, log every 100 steps.
+     * no min-SNR weighting, no condition dropout, seed 0, log every 100 steps, keep the 3
+     * newest checkpoints.
      *
      * @return a new builder
      */
@@ -161,6 +169,7 @@ public record TrainingConfig(
         b.conditionDropout = conditionDropout;
         b.seed = seed;
         b.logEvery = logEvery;
+        b.keepCheckpoints = keepCheckpoints;
         return b;
     }
 
@@ -183,6 +192,7 @@ public record TrainingConfig(
         private double conditionDropout;
         private long seed;
         private int logEvery = 100;
+        private int keepCheckpoints = 3;
 
         private Builder() {}
 
@@ -347,6 +357,17 @@ public record TrainingConfig(
         }
 
         /**
+         * Sets how many checkpoints training keeps in its checkpoint folder (the newest ones).
+         *
+         * @param value the number kept, ≥ 1, or 0 to keep all
+         * @return this builder
+         */
+        public Builder optKeepCheckpoints(int value) {
+            this.keepCheckpoints = value;
+            return this;
+        }
+
+        /**
          * Validates and builds the configuration.
          *
          * @return the configuration
@@ -356,7 +377,7 @@ public record TrainingConfig(
             return new TrainingConfig(schedule, predictionType, steps, batchSize, learningRate,
                     minLearningRate, Math.min(warmupSteps, Math.max(steps, 1)), beta1, beta2,
                     epsilon, weightDecay, gradClipNorm, emaDecay, minSnrGamma, conditionDropout,
-                    seed, logEvery);
+                    seed, logEvery, keepCheckpoints);
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.jdiffusion.examples.cli;
 
+import dev.jdiffusion.api.internal.AtomicFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -62,7 +63,7 @@ final class DefaultModel {
             return root;
         }
         Files.createDirectories(root.getParent());
-        Path tmp = Files.createTempDirectory(root.getParent(), ".emoji-unpack-");
+        Path tmp = AtomicFiles.createDirectory(root.getParent(), ".emoji-unpack-");
         try {
             for (String line : files) {
                 String[] parts = line.split("\\s+", 2);

@@ -19,7 +19,7 @@ import dev.jdiffusion.samplers.PredictionType;
 import dev.jdiffusion.samplers.SchedulerConfig;
 import dev.jdiffusion.samplers.TimestepSpacing;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -29,9 +29,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code jdiffusion train}: trains a small pixel-space text-to-image model (a CLIP-architecture
@@ -50,7 +52,9 @@ final class TrainCommand implements Callable<Integer> {
             description = "Working folder: tokenizer, checkpoints (resumed if present).")
     Path work;
 
-    @Option(names = {"-o", "--output"}, required = true, description = "Model folder to write.")
+    @Option(names = {"-o", "--output"}, required = true, description = "Model folder to write:"
+            + " new, empty, or a model folder jdiffusion wrote (replaced). Never the data or work"
+            + " folder, nor a folder around or inside them.")
     Path output;
 
     @Option(names = "--size", defaultValue = "32", description = "Image size (default 32).")
@@ -89,17 +93,31 @@ final class TrainCommand implements Callable<Integer> {
             + " steps. Resuming later continues the same run.")
     int stopAfter;
 
+    @Option(names = "--keep-checkpoints", defaultValue = "3", description = "Checkpoints kept"
+            + " in the work folder, the newest (default 3; 0 keeps all).")
+    int keepCheckpoints;
+
     @Option(names = "--name", defaultValue = "jdiffusion-emoji", description = "Model name.")
     String name;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        if (keepCheckpoints < 0) {
+            throw new ParameterException(spec.commandLine(),
+                    "--keep-checkpoints must be >= 0 (0 keeps all), got " + keepCheckpoints);
+        }
+        checkOutput();
         Files.createDirectories(work);
         Path tokDir = work.resolve("tokenizer");
         if (!Files.isRegularFile(tokDir.resolve("merges.txt"))) {
             List<String> captions = captions(data);
             new BpeTrainer(vocab).train(captions).write(tokDir);
-            System.out.println("trained a BPE vocabulary on " + captions.size() + " captions");
+            out.println("trained a BPE vocabulary on " + captions.size() + " captions");
+            out.flush();
         }
         ClipTokenizer tokenizer = ClipTokenizer.load(tokDir);
 
@@ -129,24 +147,33 @@ final class TrainCommand implements Callable<Integer> {
                     .optSteps(steps).optBatchSize(batch).optLearningRate(lr, lr / 25)
                     .optWarmupSteps(Math.min(200, steps / 10)).optWeightDecay(0.01)
                     .optGradClipNorm(1.0).optEmaDecay(0.999).optMinSnrGamma(5)
-                    .optConditionDropout(0.1).optSeed(seed).optLogEvery(25).build();
+                    .optConditionDropout(0.1).optSeed(seed).optLogEvery(25)
+                    .optKeepCheckpoints(keepCheckpoints).build();
             Path ckpts = Files.createDirectories(work.resolve("checkpoints"));
             try (DiffusionTrainer trainer = DiffusionTrainer.builder().setModel(model)
                     .setData(dataset).setConfig(config).optCheckpoints(ckpts, checkpointEvery)
                     .optManager(manager)
                     .optListener(p -> {
                         if (p.step() % 25 == 0) {
-                            System.out.printf(Locale.ROOT,
+                            out.printf(Locale.ROOT,
                                     "step %d/%d loss %.4f lr %.2e %.1f img/s%n", p.step(),
                                     p.totalSteps(), p.loss(), p.learningRate(),
                                     p.examplesPerSecond());
+                            out.flush();
                         }
                     }).build()) {
-                Path latest = latest(ckpts, stopAfter > 0 ? stopAfter : steps);
-                if (latest != null) {
-                    trainer.loadCheckpoint(latest);
-                    System.out.println("resumed from " + latest + " at step " + trainer.step());
+                DiffusionTrainer.Resumed resumed =
+                        trainer.resumeLatest(stopAfter > 0 ? stopAfter : steps);
+                resumed.skipped().forEach((file, why) -> out.println(
+                        "skipped unreadable checkpoint " + file + " (" + why + ")"));
+                if (resumed.checkpoint() != null) {
+                    out.println("resumed from " + resumed.checkpoint() + " at step "
+                            + resumed.step() + (resumed.skipped().isEmpty() ? ""
+                                    : ", the newest intact checkpoint"));
+                } else if (!resumed.skipped().isEmpty()) {
+                    out.println("no intact checkpoint: training starts at step 0");
                 }
+                out.flush();
                 trainer.train(stopAfter > 0 ? stopAfter : steps);
                 trainer.copyEmaInto(model);
             }
@@ -159,7 +186,8 @@ final class TrainCommand implements Callable<Integer> {
                     .defaults(4.0, "euler_a").half(true)
                     .metadata(Map.of("training_command", command, "seed", Long.toString(seed)))
                     .write(output);
-            System.out.println("wrote model to " + output);
+            out.println("wrote model to " + output);
+            out.flush();
         }
         return 0;
     }
@@ -180,23 +208,43 @@ final class TrainCommand implements Callable<Integer> {
                 """, Arrays.toString(ch), textWidth, size, down, up);
     }
 
-    private static List<String> captions(Path dir) throws IOException {
-        List<String> out = new ArrayList<>();
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path p : s.filter(f -> f.toString().endsWith(".txt")).sorted().toList()) {
-                out.add(Files.readString(p, StandardCharsets.UTF_8).trim());
-            }
+    /** The captions of the training images, by the data set's own caption rule. */
+    private List<String> captions(Path dir) throws IOException {
+        ImageCaptionFolder folder = ImageCaptionFolder.open(dir, size, size, null, false);
+        List<String> out = new ArrayList<>(folder.size());
+        for (int i = 0; i < folder.size(); i++) {
+            out.add(folder.caption(i));
         }
         return out;
     }
 
-    /** The newest checkpoint at or before {@code maxStep}. */
-    private static Path latest(Path dir, long maxStep) throws IOException {
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+\\.safetensors"))
-                    .filter(p -> Long.parseLong(p.getFileName().toString().replaceAll("\\D", ""))
-                            <= maxStep)
-                    .max(Path::compareTo).orElse(null);
+    /**
+     * Refuses an output folder that would replace the data or work folder (or one around or
+     * inside them) or a folder jdiffusion did not write, before anything is trained.
+     */
+    private void checkOutput() throws IOException {
+        Path out = real(output);
+        for (Map.Entry<String, Path> e : List.of(Map.entry("--data", data),
+                Map.entry("--work", work))) {
+            Path other = real(e.getValue());
+            String relation = out.equals(other) ? "is" : out.startsWith(other) ? "is inside"
+                    : other.startsWith(out) ? "contains" : null;
+            if (relation != null) {
+                throw new ParameterException(spec.commandLine(), "-o " + output + " " + relation
+                        + " the " + e.getKey() + " folder " + e.getValue()
+                        + "; write the model to a folder of its own");
+            }
         }
+        ModelWriter.checkReplaceable(output);
+    }
+
+    /** The path with symbolic links resolved as far as it exists. */
+    private static Path real(Path p) throws IOException {
+        Path abs = p.toAbsolutePath().normalize();
+        if (Files.exists(abs)) {
+            return abs.toRealPath();
+        }
+        Path parent = abs.getParent();
+        return parent == null ? abs : real(parent).resolve(abs.getFileName());
     }
 }
