@@ -116,9 +116,10 @@ public final class GeneratedImage {
      *
      * <p>The size in the file's header is checked before any pixel is decoded: images wider or
      * higher than {@link GenerationRequest#MAX_SIZE} are refused, as are PNG files with a chunk
-     * that runs past the end of the file or text entries beyond {@value #MAX_TEXT_BYTES} bytes
-     * each or {@value #MAX_TOTAL_TEXT_BYTES} in all (after decompression), so a small hostile
-     * file cannot make this allocate more than the pixels of a {@code MAX_SIZE} image.
+     * that runs past the end of the file, with text entries beyond {@value #MAX_TEXT_BYTES}
+     * bytes each or {@value #MAX_TOTAL_TEXT_BYTES} in all (after decompression), or with more
+     * than 1024 text chunks, so a small hostile file cannot make this allocate much more than
+     * the pixels of a {@code MAX_SIZE} image.
      *
      * @param path the file
      * @return the image, transparency composited onto white, no seed (see {@link

@@ -18,7 +18,8 @@ import java.util.zip.Inflater;
 /**
  * A PNG file's header and text chunks, read with bounded memory before ImageIO decodes
  * anything: the size in {@code IHDR}, every chunk inside the file, text entries within {@link
- * GeneratedImage#MAX_TEXT_BYTES} each and {@link GeneratedImage#MAX_TOTAL_TEXT_BYTES} in all.
+ * GeneratedImage#MAX_TEXT_BYTES} each and {@link GeneratedImage#MAX_TOTAL_TEXT_BYTES} in all,
+ * at most {@value #MAX_TEXT_CHUNKS} text chunks.
  * Stateless and thread-safe.
  */
 final class PngChunks {
@@ -29,6 +30,9 @@ final class PngChunks {
     private static final int TEXT = type("tEXt");
     private static final int ZTXT = type("zTXt");
     private static final int ITXT = type("iTXt");
+
+    /** The most text chunks a PNG may have (each would be a map entry). */
+    static final int MAX_TEXT_CHUNKS = 1024;
 
     private PngChunks() {}
 
@@ -60,6 +64,7 @@ final class PngChunks {
             }
             long pos = SIGNATURE.length;
             long textBytes = 0;
+            int textChunks = 0;
             boolean first = true;
             while (pos < fileSize) {
                 long length = in.readInt() & 0xFFFFFFFFL;
@@ -81,6 +86,10 @@ final class PngChunks {
                     in.skipNBytes(length - 8 + 4);
                     first = false;
                 } else if (type == TEXT || type == ZTXT || type == ITXT) {
+                    if (++textChunks > MAX_TEXT_CHUNKS) {
+                        throw new IOException("refusing PNG " + path + ": it has more than "
+                                + MAX_TEXT_CHUNKS + " text chunks");
+                    }
                     if (length > GeneratedImage.MAX_TEXT_BYTES) {
                         throw tooMuch(path, name(type) + " chunk of " + length + " bytes");
                     }

@@ -120,6 +120,19 @@ class GeneratedImageTest {
     }
 
     @Test
+    void readRefusesAPngWithTooManyTextChunks() throws Exception {
+        byte[][] chunks = new byte[2001][];
+        for (int i = 0; i < 2000; i++) { // 28 bytes each, a distinct keyword each
+            chunks[i] = chunk("tEXt", ("k" + i + "\0x").getBytes(StandardCharsets.ISO_8859_1));
+        }
+        chunks[2000] = idat(new byte[8 * 25]);
+        Path file = dir.resolve("many.png");
+        Files.write(file, png(8, 8, chunks));
+        assertThatThrownBy(() -> GeneratedImage.read(file)).isInstanceOf(IOException.class)
+                .hasMessageContaining("1024 text chunks");
+    }
+
+    @Test
     void readReturnsTheTextEntriesAndParsedParameters() throws Exception {
         ImageParameters params = new ImageParameters("ünïcødé 猫\nNegative prompt: dog", "",
                 parametersSettings());
