@@ -476,11 +476,14 @@ public final class GenerationRequest {
                 throw new IllegalArgumentException(
                         "steps must be in [1, " + MAX_STEPS + "] (got " + steps + ")");
             }
-            // The sampler computes in float: a larger double would become Infinity there.
-            if (!(guidanceScale >= 0 && guidanceScale <= Float.MAX_VALUE)) {
-                throw new IllegalArgumentException("guidanceScale must be a finite number >= 0"
-                        + " that a float can hold, at most " + Float.MAX_VALUE + " (got "
-                        + guidanceScale + "; typical values are 1 to 15)");
+            if (!(guidanceScale >= 0) || !Double.isFinite(guidanceScale)) {
+                throw new IllegalArgumentException(
+                        "guidanceScale must be a finite number >= 0 (got " + guidanceScale + ")");
+            }
+            if (guidanceScale > Float.MAX_VALUE) { // the sampler computes in float: Infinity
+                throw new IllegalArgumentException("guidanceScale must be at most "
+                        + Float.MAX_VALUE + ", the largest float (got " + guidanceScale
+                        + "; typical values are 1 to 15)");
             }
             if (!(guidanceRescale >= 0 && guidanceRescale <= 1)) {
                 throw new IllegalArgumentException(
