@@ -5,8 +5,6 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The generation parameters that Stable Diffusion tools store in a PNG's {@value
@@ -43,12 +41,6 @@ public record ImageParameters(String prompt, String negativePrompt, Map<String, 
     public static final int MIN_SETTINGS = 3;
 
     private static final String NEGATIVE = "Negative prompt:";
-    private static final Pattern KEY = Pattern.compile("\\w[\\w \\-/]*[\\w\\-/]",
-            Pattern.UNICODE_CHARACTER_CLASS);
-    /** One {@code key: value} entry of the settings line, as AUTOMATIC1111 matches it. */
-    private static final Pattern ENTRY = Pattern.compile(
-            "\\s*(\\w[\\w \\-/]+):\\s*(\"(?:\\\\.|[^\\\\\"])+\"|[^,]*)(?:,|$)",
-            Pattern.UNICODE_CHARACTER_CLASS);
 
     /**
      * Validates and copies.
@@ -71,7 +63,7 @@ public record ImageParameters(String prompt, String negativePrompt, Map<String, 
         }
         Map<String, String> copy = new LinkedHashMap<>();
         for (Map.Entry<String, String> e : settings.entrySet()) {
-            if (e.getKey() == null || !KEY.matcher(e.getKey()).matches()) {
+            if (e.getKey() == null || !validKey(e.getKey())) {
                 throw new IllegalArgumentException("invalid settings key '" + e.getKey()
                         + "': use letters, digits, '_', spaces, '-' or '/', starting with a letter"
                         + " or digit and ending in no space");
@@ -94,19 +86,7 @@ public record ImageParameters(String prompt, String negativePrompt, Map<String, 
      */
     public static Optional<ImageParameters> parse(String text) {
         String[] lines = text.strip().split("\n", -1);
-        String last = lines[lines.length - 1];
-        Map<String, String> settings = new LinkedHashMap<>();
-        Matcher m = ENTRY.matcher(last);
-        while (m.find()) {
-            String value = m.group(2);
-            if (value.length() >= 2 && value.startsWith("\"") && value.endsWith("\"")) {
-                String unquoted = unquote(value);
-                value = unquoted != null ? unquoted : value;
-            }
-            if (KEY.matcher(m.group(1)).matches()) { // a later repeat wins, as in AUTOMATIC1111
-                settings.put(m.group(1), value);
-            }
-        }
+        Map<String, String> settings = settingsLine(lines[lines.length - 1]);
         if (settings.size() < MIN_SETTINGS) {
             return Optional.empty();
         }
@@ -127,6 +107,92 @@ public record ImageParameters(String prompt, String negativePrompt, Map<String, 
         }
         return Optional.of(new ImageParameters(unquoteWhole(prompt.toString()),
                 unquoteWhole(negative.toString()), settings));
+    }
+
+    /**
+     * The {@code key: value} entries of a settings line, found as AUTOMATIC1111 finds every
+     * match of {@code \\s*(\\w[\\w \\-/]+):\\s*("(?:\\\\.|[^\\\\"])+"|[^,]*)(?:,|$)}, a
+     * quoted value unquoted; scanned by hand in linear time (that regex recurses once per
+     * character of a quoted value in Java's engine, overflowing the stack on a long one).
+     */
+    static Map<String, String> settingsLine(String line) {
+        Map<String, String> out = new LinkedHashMap<>();
+        int n = line.length();
+        int p = 0;
+        while (p < n) {
+            int k = p;
+            while (k < n && Character.isWhitespace(line.charAt(k))) {
+                k++;
+            }
+            if (k >= n || !isWordChar(line.charAt(k))) {
+                p = Math.max(p + 1, k);
+                continue;
+            }
+            int keyStart = k;
+            while (k < n && isKeyChar(line.charAt(k))) {
+                k++;
+            }
+            // Every start inside this run ends at the same character: skip them all.
+            if (k >= n || line.charAt(k) != ':' || k - keyStart < 2) {
+                p = Math.max(p + 1, k);
+                continue;
+            }
+            String key = line.substring(keyStart, k);
+            int v = k + 1;
+            while (v < n && Character.isWhitespace(line.charAt(v))) {
+                v++;
+            }
+            String value = null;
+            int end = -1;
+            if (v < n && line.charAt(v) == '"') {
+                int q = v + 1;
+                while (q < n && line.charAt(q) != '"') {
+                    q += line.charAt(q) == '\\' ? 2 : 1;
+                }
+                if (q < n && q > v + 1 && (q + 1 == n || line.charAt(q + 1) == ',')) {
+                    String quoted = line.substring(v, q + 1);
+                    String unquoted = unquote(quoted);
+                    value = unquoted != null ? unquoted : quoted;
+                    end = q + 1;
+                }
+            }
+            if (value == null) {
+                int comma = line.indexOf(',', v);
+                end = comma < 0 ? n : comma;
+                value = line.substring(v, end);
+                if (value.length() >= 2 && value.startsWith("\"") && value.endsWith("\"")) {
+                    String unquoted = unquote(value);
+                    value = unquoted != null ? unquoted : value;
+                }
+            }
+            if (validKey(key)) {
+                out.put(key, value); // a later repeat wins, as in AUTOMATIC1111
+            }
+            p = end < n ? end + 1 : n;
+        }
+        return out;
+    }
+
+    /** A letter, digit or {@code _} (Python's {@code \\w}). */
+    private static boolean isWordChar(char c) {
+        return Character.isLetterOrDigit(c) || c == '_';
+    }
+
+    private static boolean isKeyChar(char c) {
+        return isWordChar(c) || c == ' ' || c == '-' || c == '/';
+    }
+
+    private static boolean validKey(String key) {
+        if (key.length() < 2 || !isWordChar(key.charAt(0))
+                || key.charAt(key.length() - 1) == ' ') {
+            return false;
+        }
+        for (int i = 1; i < key.length(); i++) {
+            if (!isKeyChar(key.charAt(i))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

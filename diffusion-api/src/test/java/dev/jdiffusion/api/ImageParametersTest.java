@@ -123,6 +123,55 @@ class ImageParametersTest {
     }
 
     @Test
+    void hugeSettingsLinesParseInLinearTime() {
+        String big = "x".repeat(1 << 20);
+        // A long quoted value (a regex with an alternation under + recurses once per char).
+        ImageParameters p = new ImageParameters("a", "", settings("\"" + big + ", \\ \""));
+        long t0 = System.nanoTime();
+        assertThat(ImageParameters.parse(p.text())).contains(p);
+        // A long run that never reaches a colon, and a long one of failing starts.
+        assertThat(ImageParameters.parse("a\n" + big + " Steps: 1, Seed: 2, Size: 3"))
+                .map(q -> q.settings().get("Steps")).isEmpty();
+        assertThat(ImageParameters.parse("a\nAa: 1, Bb: 2, " + ", :".repeat(300_000) + " Cc: 3"))
+                .map(q -> q.settings().keySet()).contains(java.util.Set.of("Aa", "Bb", "Cc"));
+        // Keys have two characters or more, as in AUTOMATIC1111's pattern.
+        assertThat(ImageParameters.parse("a\nA: 1, Bb: 2, Cc: 3, Dd: 4")).map(q -> q.settings()
+                .keySet()).contains(java.util.Set.of("Bb", "Cc", "Dd"));
+        assertThat((System.nanoTime() - t0) / 1_000_000).as("ms").isLessThan(2_000);
+    }
+
+    @Test
+    void theSettingsScannerFindsWhatAutomatic1111sPatternFinds() {
+        // AUTOMATIC1111's pattern, run by Java's engine on lines short enough for its stack.
+        java.util.regex.Pattern a1111 = java.util.regex.Pattern.compile(
+                "\\s*(\\w[\\w \\-/]+):\\s*(\"(?:\\\\.|[^\\\\\"])+\"|[^,]*)(?:,|$)");
+        char[] alphabet = {'a', 'B', '1', '_', ' ', ' ', ':', ':', ',', ',', '"', '"', '\\', '-',
+            '/', 'n', '\t'};
+        Random rnd = new Random(11);
+        for (int i = 0; i < 20_000; i++) {
+            StringBuilder sb = new StringBuilder();
+            for (int k = rnd.nextInt(30); k > 0; k--) {
+                sb.append(alphabet[rnd.nextInt(alphabet.length)]);
+            }
+            String line = sb.toString();
+            Map<String, String> expected = new LinkedHashMap<>();
+            java.util.regex.Matcher m = a1111.matcher(line);
+            while (m.find()) {
+                String key = m.group(1);
+                String v = m.group(2);
+                if (v.length() >= 2 && v.startsWith("\"") && v.endsWith("\"")) {
+                    String u = ImageParameters.unquote(v);
+                    v = u != null ? u : v;
+                }
+                if (!key.endsWith(" ")) { // not a key this class can write
+                    expected.put(key, v);
+                }
+            }
+            assertThat(ImageParameters.settingsLine(line)).as(line).isEqualTo(expected);
+        }
+    }
+
+    @Test
     void rejectsSettingsReadersWouldNotRecognise() {
         Map<String, String> two = new LinkedHashMap<>();
         two.put("Steps", "20");
