@@ -9,18 +9,22 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.OptionalLong;
 import javax.imageio.IIOImage;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
 import javax.imageio.ImageTypeSpecifier;
 import javax.imageio.ImageWriteParam;
 import javax.imageio.ImageWriter;
 import javax.imageio.metadata.IIOInvalidTreeException;
 import javax.imageio.metadata.IIOMetadata;
 import javax.imageio.metadata.IIOMetadataNode;
+import javax.imageio.stream.ImageInputStream;
 import javax.imageio.stream.ImageOutputStream;
 
 /**
@@ -33,6 +37,12 @@ public final class GeneratedImage {
 
     /** The PNG text key under which Stable Diffusion tools store generation parameters. */
     public static final String PARAMETERS_KEY = "parameters";
+
+    /** The largest PNG text entry {@link #read} accepts, in bytes after decompression. */
+    public static final int MAX_TEXT_BYTES = 4 << 20;
+
+    /** The most PNG text {@link #read} accepts in one file, in bytes after decompression. */
+    public static final int MAX_TOTAL_TEXT_BYTES = 16 << 20;
 
     private final int width;
     private final int height;
@@ -77,6 +87,11 @@ public final class GeneratedImage {
      * @return an image with no seed and no text
      */
     public static GeneratedImage fromBufferedImage(BufferedImage image) {
+        return new GeneratedImage(image.getWidth(), image.getHeight(), onWhite(image), null,
+                Map.of());
+    }
+
+    private static int[] onWhite(BufferedImage image) {
         int w = image.getWidth();
         int h = image.getHeight();
         int[] argb = image.getRGB(0, 0, w, h, null, 0, w);
@@ -92,25 +107,58 @@ public final class GeneratedImage {
             }
             argb[i] = (r << 16) | (g << 8) | b;
         }
-        return new GeneratedImage(w, h, argb, null, Map.of());
+        return argb;
     }
 
     /**
-     * Reads an image file (PNG, JPEG, or any format {@link ImageIO} reads).
+     * Reads an image file (PNG, JPEG, or any format {@link ImageIO} reads), with a PNG's text
+     * entries ({@code tEXt}, {@code zTXt}, {@code iTXt}; the first of a repeated keyword).
+     *
+     * <p>The size in the file's header is checked before any pixel is decoded: images wider or
+     * higher than {@link GenerationRequest#MAX_SIZE} are refused, as are PNG files with a chunk
+     * that runs past the end of the file, with text entries beyond {@value #MAX_TEXT_BYTES}
+     * bytes each or {@value #MAX_TOTAL_TEXT_BYTES} in all (after decompression), or with more
+     * than 1024 text chunks, so a small hostile file cannot make this allocate much more than
+     * the pixels of a {@code MAX_SIZE} image.
      *
      * @param path the file
-     * @return the image, transparency composited onto white
-     * @throws IOException if the file is missing or not an image
+     * @return the image, transparency composited onto white, no seed (see {@link
+     *     #parameters()} for the seed it was generated with)
+     * @throws IOException if the file is missing, not a regular file, not a readable image, or
+     *     refused for its size
      */
     public static GeneratedImage read(Path path) throws IOException {
-        if (!Files.isRegularFile(path)) {
+        if (!Files.exists(path)) {
             throw new IOException("image file not found: " + path);
         }
-        BufferedImage img = ImageIO.read(path.toFile());
-        if (img == null) {
-            throw new IOException("not a readable image: " + path);
+        if (!Files.isRegularFile(path)) {
+            throw new IOException("not a regular file: " + path + " (give an image file)");
         }
-        return fromBufferedImage(img);
+        Map<String, String> text = PngChunks.text(path);
+        try (ImageInputStream in = ImageIO.createImageInputStream(path.toFile())) {
+            Iterator<ImageReader> readers = in == null ? null : ImageIO.getImageReaders(in);
+            if (readers == null || !readers.hasNext()) {
+                throw new IOException("not a readable image (no reader for its format): " + path);
+            }
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                int w = reader.getWidth(0);
+                int h = reader.getHeight(0);
+                PngChunks.checkSize(path, w, h);
+                BufferedImage img = reader.read(0);
+                return new GeneratedImage(img.getWidth(), img.getHeight(), onWhite(img), null,
+                        text);
+            } catch (IOException e) {
+                throw e.getMessage() != null && e.getMessage().contains(path.toString()) ? e
+                        : new IOException("not a readable image: " + path + ": " + e.getMessage(),
+                                e);
+            } catch (RuntimeException e) { // ImageIO's readers throw these for corrupt data
+                throw new IOException("not a readable image: " + path + ": " + e, e);
+            } finally {
+                reader.dispose();
+            }
+        }
     }
 
     /**
@@ -169,6 +217,16 @@ public final class GeneratedImage {
      */
     public Map<String, String> text() {
         return text;
+    }
+
+    /**
+     * The generation parameters in the {@link #PARAMETERS_KEY} text, parsed.
+     *
+     * @return the parameters, or empty if there is no such text or it has no settings line
+     */
+    public Optional<ImageParameters> parameters() {
+        String p = text.get(PARAMETERS_KEY);
+        return p == null ? Optional.empty() : ImageParameters.parse(p);
     }
 
     /**

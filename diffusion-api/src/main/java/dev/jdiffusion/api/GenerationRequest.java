@@ -334,7 +334,8 @@ public final class GenerationRequest {
         /**
          * Sets the guidance scale.
          *
-         * @param guidanceScale the scale, ≥ 0; ≤ 1 turns guidance off
+         * @param guidanceScale the scale, ≥ 0 and at most {@link Float#MAX_VALUE}; ≤ 1 turns
+         *     guidance off
          * @return this builder
          */
         public Builder guidanceScale(double guidanceScale) {
@@ -413,7 +414,8 @@ public final class GenerationRequest {
         /**
          * Sets the init image (image-to-image, inpainting).
          *
-         * @param initImage the image, or {@code null}
+         * @param initImage the image, at most {@value GenerationRequest#MAX_SIZE} pixels wide
+         *     and high, or {@code null}
          * @return this builder
          */
         public Builder initImage(GeneratedImage initImage) {
@@ -478,6 +480,11 @@ public final class GenerationRequest {
                 throw new IllegalArgumentException(
                         "guidanceScale must be a finite number >= 0 (got " + guidanceScale + ")");
             }
+            if (guidanceScale > Float.MAX_VALUE) { // the sampler computes in float: Infinity
+                throw new IllegalArgumentException("guidanceScale must be at most "
+                        + Float.MAX_VALUE + ", the largest float (got " + guidanceScale
+                        + "; typical values are 1 to 15)");
+            }
             if (!(guidanceRescale >= 0 && guidanceRescale <= 1)) {
                 throw new IllegalArgumentException(
                         "guidanceRescale must be in [0, 1] (got " + guidanceRescale + ")");
@@ -499,6 +506,8 @@ public final class GenerationRequest {
                         "spacing must be one of " + new java.util.TreeSet<>(SPACINGS) + " (got '"
                                 + spacing + "')");
             }
+            checkImage("initImage", initImage);
+            checkImage("mask", mask);
             if (mask != null) {
                 if (initImage == null) {
                     throw new IllegalArgumentException("mask requires an initImage to inpaint");
@@ -516,6 +525,14 @@ public final class GenerationRequest {
             }
             Objects.requireNonNull(listener, "listener");
             return new GenerationRequest(this);
+        }
+
+        private static void checkImage(String field, GeneratedImage image) {
+            if (image != null && (image.width() > MAX_SIZE || image.height() > MAX_SIZE)) {
+                throw new IllegalArgumentException(field + " is " + image.width() + "x"
+                        + image.height() + " but width and height may be at most " + MAX_SIZE
+                        + "; scale or crop the image");
+            }
         }
 
         private static void checkSize(String field, int value) {

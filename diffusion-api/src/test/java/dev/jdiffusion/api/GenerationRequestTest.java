@@ -99,6 +99,34 @@ class GenerationRequestTest {
     }
 
     @Test
+    void guidanceMustFitAFloat() {
+        // 1e300 is finite as a double but becomes Infinity as the float the sampler uses.
+        assertThatThrownBy(() -> base().guidanceScale(1e300).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("guidanceScale").hasMessageContaining("1.0E300")
+                .hasMessageContaining(String.valueOf(Float.MAX_VALUE));
+        rejects(b -> b.guidanceScale(Math.nextUp((double) Float.MAX_VALUE)), "guidanceScale");
+        assertThat(base().guidanceScale(Float.MAX_VALUE).build().guidanceScale())
+                .isEqualTo(Float.MAX_VALUE);
+    }
+
+    @Test
+    void initImageAndMaskMustFitMaxSize() {
+        int over = GenerationRequest.MAX_SIZE + 8;
+        GeneratedImage wide = new GeneratedImage(over, 8, new int[over * 8], null, Map.of());
+        GeneratedImage tall = new GeneratedImage(8, over, new int[over * 8], null, Map.of());
+        assertThatThrownBy(() -> base().initImage(wide).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("initImage").hasMessageContaining(over + "x8")
+                .hasMessageContaining(String.valueOf(GenerationRequest.MAX_SIZE));
+        rejects(b -> b.initImage(tall), "initImage");
+        rejects(b -> b.initImage(wide).mask(wide), "initImage");
+        int max = GenerationRequest.MAX_SIZE;
+        GeneratedImage edge = new GeneratedImage(max, 8, new int[max * 8], null, Map.of());
+        assertThat(base().initImage(edge).mask(edge).build().initImage()).isSameAs(edge);
+    }
+
+    @Test
     void previewEveryMustBeNonNegative() {
         rejects(b -> b.previewEvery(-1), "previewEvery");
     }

@@ -147,6 +147,10 @@ final class ModelFolder {
                 Path file = tokDir.resolve(f);
                 if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
                     requireInside(dir, file);
+                    if (!Files.isRegularFile(file)) { // a FIFO would block the read for ever
+                        throw new ModelLoadException("tokenizer file " + file
+                                + " is not a regular file");
+                    }
                 }
             }
             ClipTokenizer tokenizer = ClipTokenizer.load(tokDir);

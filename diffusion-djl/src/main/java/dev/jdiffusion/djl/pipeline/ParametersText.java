@@ -1,6 +1,9 @@
 package dev.jdiffusion.djl.pipeline;
 
+import dev.jdiffusion.api.ImageParameters;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * The {@code parameters} PNG text that Stable Diffusion tools write and read:
@@ -10,6 +13,9 @@ import java.util.Locale;
  * Negative prompt: blurry
  * Steps: 20, Sampler: euler_a, CFG scale: 7.5, Seed: 42, Size: 32x32, Model: emoji
  * </pre>
+ *
+ * <p>Written by {@link ImageParameters#text()}, which quotes prompts and values that could
+ * otherwise be mistaken for other lines or settings.
  */
 final class ParametersText {
 
@@ -18,23 +24,20 @@ final class ParametersText {
     static String format(String prompt, String negative, int steps, String sampler,
             double guidance, long seed, int width, int height, String model, Double strength,
             String spacing) {
-        StringBuilder sb = new StringBuilder(prompt);
-        if (!negative.isEmpty()) {
-            sb.append("\nNegative prompt: ").append(negative);
-        }
-        sb.append("\nSteps: ").append(steps)
-                .append(", Sampler: ").append(sampler)
-                .append(", CFG scale: ").append(number(guidance))
-                .append(", Seed: ").append(seed)
-                .append(", Size: ").append(width).append('x').append(height)
-                .append(", Model: ").append(model);
+        Map<String, String> settings = new LinkedHashMap<>();
+        settings.put("Steps", Integer.toString(steps));
+        settings.put("Sampler", sampler);
+        settings.put("CFG scale", number(guidance));
+        settings.put("Seed", Long.toString(seed));
+        settings.put("Size", width + "x" + height);
+        settings.put("Model", model);
         if (spacing != null) {
-            sb.append(", Schedule: ").append(spacing);
+            settings.put("Schedule", spacing);
         }
         if (strength != null) {
-            sb.append(", Denoising strength: ").append(number(strength));
+            settings.put("Denoising strength", number(strength));
         }
-        return sb.toString();
+        return new ImageParameters(prompt, negative, settings).text();
     }
 
     private static String number(double v) {

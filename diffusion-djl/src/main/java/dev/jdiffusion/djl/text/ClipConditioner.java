@@ -9,7 +9,6 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import dev.jdiffusion.api.Conditioner;
-import java.util.Arrays;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,7 +18,8 @@ import org.slf4j.LoggerFactory;
  * 77 tokens) → {@link ClipTextModel} → embeddings (N, 77, hidden), the last hidden state or,
  * with {@code clipSkip} k &gt; 0, the output of the k-th layer from the end with the final
  * LayerNorm applied (diffusers' {@code clip_skip}). A prompt longer than the tokenizer's limit
- * is truncated and a warning naming the dropped text is logged.
+ * is truncated and a warning is logged with the number of tokens and characters dropped and
+ * the first {@value #EXCERPT_CHARS} characters of the ignored text.
  *
  * <p>The result is computed on the text model's device and belongs to the caller's manager; all
  * intermediate arrays are freed before {@link #encode} returns. Thread-safe: the tokenizer and
@@ -106,12 +106,38 @@ public final class ClipConditioner implements Conditioner {
         }
     }
 
+    /** The longest excerpt of the ignored text that the truncation warning quotes. */
+    static final int EXCERPT_CHARS = 40;
+
     private void warnTruncated(String prompt, ClipTokenizer.Encoding e) {
-        int[] raw = tokenizer.tokenize(prompt);
         int keep = tokenizer.maxLength() - 2;
-        String dropped = tokenizer.decode(Arrays.copyOfRange(raw, 1 + keep, raw.length - 1));
-        LOG.warn("Prompt has {} tokens, more than the {} the text encoder takes; ignored: \"{}\"",
-                e.textTokens(), keep, dropped);
+        String cleaned = ClipTokenizer.clean(prompt);
+        String dropped = cleaned.substring(cleaned.length() - e.droppedChars());
+        String excerpt = dropped.codePointCount(0, dropped.length()) <= EXCERPT_CHARS ? dropped
+                : dropped.substring(0, dropped.offsetByCodePoints(0, EXCERPT_CHARS)) + "...";
+        String tokens = e.textTokens() > tokenizer.countLimit()
+                ? "more than " + tokenizer.countLimit() : Integer.toString(e.textTokens());
+        LOG.warn("Prompt has {} tokens, more than the {} the text encoder takes; ignored the last"
+                + " {} of its {} characters (after clean-up), from \"{}\"", tokens, keep,
+                e.droppedChars(), cleaned.length(), escape(excerpt));
+    }
+
+    /** The excerpt on one line: controls (a prompt may hold any) as {@code \\uXXXX}. */
+    private static String escape(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            boolean lone = Character.isHighSurrogate(c)
+                    ? i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1))
+                    : Character.isLowSurrogate(c)
+                            && (i == 0 || !Character.isHighSurrogate(s.charAt(i - 1)));
+            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || lone) {
+                sb.append(String.format(java.util.Locale.ROOT, "\\u%04x", (int) c));
+            } else {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
     }
 
     private Device modelDevice() {

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -42,9 +43,16 @@ import java.util.regex.Pattern;
  *
  * <p>Differences from the reference: ftfy's mojibake repair and the HTML unescaping of OpenAI's
  * original code are not applied, nor the CJK-character splitting of transformers' slow
- * tokenizer without ftfy (the fast tokenizer and OpenAI's do not split either).
+ * tokenizer without ftfy (the fast tokenizer and OpenAI's do not split either). A word longer
+ * than {@value #MAX_WORD_BYTES} UTF-8 bytes is cut into pieces of that size before BPE, which
+ * bounds the cost of a hostile prompt.
  *
- * <p>Immutable and thread-safe; word results are memoised in a bounded concurrent cache.
+ * <p>{@link #encode(String)} does work bounded by {@link #maxLength()}, whatever the length of
+ * the prompt (beyond a linear clean-up): it stops tokenizing once the count of dropped tokens
+ * no longer matters.
+ *
+ * <p>Immutable and thread-safe; word results are memoised in a concurrent cache bounded by
+ * entry count and by size (about {@value #CACHE_CHARS} characters).
  */
 public final class ClipTokenizer {
 
@@ -65,12 +73,24 @@ public final class ClipTokenizer {
     private static final Pattern WHITESPACE =
             Pattern.compile("\\s+", Pattern.UNICODE_CHARACTER_CLASS);
     private static final int CACHE_LIMIT = 50_000;
+    /** The most characters (words plus their ids, an id counted as 2) the word cache holds. */
+    static final long CACHE_CHARS = 1 << 20;
+    /** Longer words are not cached: they are rare, and would crowd out common ones. */
+    private static final int CACHE_WORD_CHARS = 64;
+    /**
+     * Words longer than this many UTF-8 bytes are cut into pieces of this size before BPE,
+     * whose cost grows with the square of the length (about 20 ms for 512 random letters on
+     * one core). Far above any real word; a run of about 170 CJK characters without a space or
+     * punctuation reaches it.
+     */
+    static final int MAX_WORD_BYTES = 512;
     private static final int MAX_VOCAB = 10_000_000;
 
     private final Map<String, Integer> encoder;
     private final String[] decoder;
     private final Map<String, Integer> ranks;
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
+    private final AtomicLong cachedChars = new AtomicLong();
     private final int startId;
     private final int endId;
     private final int padId;
@@ -128,8 +148,6 @@ public final class ClipTokenizer {
         this.endId = vocab.get(END_TOKEN);
         this.padId = vocab.get(padToken);
         this.maxLength = maxLength;
-        cache.put(START_TOKEN, new int[] {startId});
-        cache.put(END_TOKEN, new int[] {endId});
     }
 
     /**
@@ -151,7 +169,8 @@ public final class ClipTokenizer {
         String pad = END_TOKEN;
         int maxLength = DEFAULT_MAX_LENGTH;
         Path special = folder.resolve("special_tokens_map.json");
-        if (Files.isRegularFile(special)) {
+        if (Files.exists(special)) {
+            requireRegular(special, "special_tokens_map.json");
             JsonNode padNode = readJson(special).path("pad_token");
             String p = padNode.isTextual() ? padNode.asText() : padNode.path("content").asText("");
             if (!p.isEmpty()) {
@@ -159,7 +178,8 @@ public final class ClipTokenizer {
             }
         }
         Path config = folder.resolve("tokenizer_config.json");
-        if (Files.isRegularFile(config)) {
+        if (Files.exists(config)) {
+            requireRegular(config, "tokenizer_config.json");
             JsonNode len = readJson(config).path("model_max_length");
             if (len.isNumber() && len.asDouble() >= 2 && len.asDouble() <= 100_000) {
                 maxLength = len.asInt();
@@ -201,6 +221,7 @@ public final class ClipTokenizer {
     }
 
     static Map<String, Integer> readVocab(Path file) throws ModelLoadException {
+        requireRegular(file, "vocab.json");
         Map<String, Integer> vocab = new LinkedHashMap<>(1 << 17);
         // 49k distinct keys: interning and canonicalising them would cost more than the parse.
         JsonFactory json = JsonFactory.builder()
@@ -241,6 +262,7 @@ public final class ClipTokenizer {
     }
 
     static List<String[]> readMerges(Path file) throws ModelLoadException {
+        requireRegular(file, "merges.txt");
         List<String[]> merges = new ArrayList<>(1 << 16);
         try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
             String line;
@@ -267,6 +289,20 @@ public final class ClipTokenizer {
                     "cannot read merges.txt " + file + " (not UTF-8 text?): " + e.getMessage(), e);
         }
         return merges;
+    }
+
+    /**
+     * Refuses anything but a regular file (after links) before it is opened: opening a FIFO
+     * blocks until a writer comes, a device may never end.
+     */
+    private static void requireRegular(Path file, String what) throws ModelLoadException {
+        if (!Files.exists(file)) {
+            throw new ModelLoadException(what + " not found: " + file);
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new ModelLoadException(what + " " + file + " is not a regular file (a pipe,"
+                    + " device or folder?); give the tokenizer's " + what + " file");
+        }
     }
 
     /**
@@ -319,22 +355,14 @@ public final class ClipTokenizer {
      * @return the start id, the text's ids, the end id
      */
     public int[] tokenize(String text) {
-        List<String> words = preTokenize(clean(text));
-        int[][] parts = new int[words.size()][];
-        int n = 2;
-        for (int i = 0; i < parts.length; i++) {
-            parts[i] = wordIds(words.get(i));
-            n += parts[i].length;
+        IdList ids = new IdList(64);
+        ids.add(startId);
+        Matcher m = PRE_TOKENIZER.matcher(clean(text));
+        while (m.find()) {
+            appendWord(m.group(), ids, Integer.MAX_VALUE);
         }
-        int[] ids = new int[n];
-        ids[0] = startId;
-        int k = 1;
-        for (int[] p : parts) {
-            System.arraycopy(p, 0, ids, k, p.length);
-            k += p.length;
-        }
-        ids[k] = endId;
-        return ids;
+        ids.add(endId);
+        return ids.toArray();
     }
 
     /**
@@ -346,16 +374,33 @@ public final class ClipTokenizer {
      *     dropped
      */
     public Encoding encode(String text) {
-        int[] raw = tokenize(text);
-        boolean truncated = raw.length > maxLength;
-        int length = Math.min(raw.length, maxLength);
-        int[] ids = new int[maxLength];
-        System.arraycopy(raw, 0, ids, 0, length);
-        if (truncated) {
-            ids[maxLength - 1] = endId;
+        String cleaned = clean(text);
+        int keep = maxLength - 2;
+        int countLimit = countLimit();
+        IdList tokens = new IdList(maxLength);
+        tokens.add(startId);
+        int droppedFrom = cleaned.length();
+        Matcher m = PRE_TOKENIZER.matcher(cleaned);
+        while (tokens.size() - 1 <= countLimit && m.find()) {
+            appendWord(m.group(), tokens, countLimit + 2);
+            if (tokens.size() - 1 > keep && droppedFrom == cleaned.length()) {
+                droppedFrom = m.start(); // the first word not kept whole
+            }
         }
+        int textTokens = Math.min(tokens.size() - 1, countLimit + 1);
+        boolean truncated = textTokens > keep;
+        int length = Math.min(textTokens, keep) + 2;
+        int[] ids = new int[maxLength];
+        System.arraycopy(tokens.array(), 0, ids, 0, length - 1);
+        ids[length - 1] = endId;
         Arrays.fill(ids, length, maxLength, padId);
-        return new Encoding(ids, length, truncated, raw.length - 2);
+        return new Encoding(ids, length, truncated, textTokens,
+                truncated ? cleaned.length() - droppedFrom : 0);
+    }
+
+    /** How far {@link #encode} counts a text's tokens: four times the length it keeps. */
+    int countLimit() {
+        return 4 * maxLength;
     }
 
     /**
@@ -415,22 +460,73 @@ public final class ClipTokenizer {
         return bytes.toString(StandardCharsets.UTF_8).strip();
     }
 
-    private int[] wordIds(String word) {
-        int[] cached = cache.get(word);
-        if (cached != null) {
-            return cached;
+    /**
+     * Appends a word's ids, stopping once {@code ids} holds {@code limit} ids (a word over
+     * {@value #MAX_WORD_BYTES} bytes is encoded piece by piece).
+     */
+    private void appendWord(String word, IdList ids, int limit) {
+        if (word.equals(START_TOKEN) || word.equals(END_TOKEN)) {
+            ids.add(word.equals(START_TOKEN) ? startId : endId);
+            return;
         }
-        List<String> pieces = bpe(toByteChars(word));
+        if (word.length() <= CACHE_WORD_CHARS) {
+            int[] cached = cache.get(word);
+            if (cached != null) {
+                ids.addAll(cached);
+                return;
+            }
+        }
+        byte[] bytes = word.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length <= MAX_WORD_BYTES) {
+            int[] w = pieceIds(bytes, 0, bytes.length, true);
+            remember(word, w);
+            ids.addAll(w);
+            return;
+        }
+        for (int from = 0; from < bytes.length && ids.size() < limit; from += MAX_WORD_BYTES) {
+            int to = Math.min(bytes.length, from + MAX_WORD_BYTES);
+            ids.addAll(pieceIds(bytes, from, to, to == bytes.length));
+        }
+    }
+
+    /** BPE of the bytes {@code [from, to)} of a word, {@code </w>} on the last if it ends it. */
+    private int[] pieceIds(byte[] bytes, int from, int to, boolean wordEnd) {
+        char[] chars = new char[to - from];
+        for (int i = from; i < to; i++) {
+            chars[i - from] = ByteUnicode.charOf(bytes[i]);
+        }
+        List<String> pieces = bpe(new String(chars), wordEnd);
         int[] ids = new int[pieces.size()];
         for (int i = 0; i < ids.length; i++) {
             // Unreachable with a full byte alphabet (checked on load); transformers maps
             // unknown pieces to the unknown token, <|endoftext|>.
             ids[i] = encoder.getOrDefault(pieces.get(i), endId);
         }
-        if (cache.size() < CACHE_LIMIT) {
-            cache.putIfAbsent(word, ids);
-        }
         return ids;
+    }
+
+    /** Caches a short word's ids while the cache is within its entry and size bounds. */
+    private void remember(String word, int[] ids) {
+        if (word.length() > CACHE_WORD_CHARS || cache.size() >= CACHE_LIMIT) {
+            return;
+        }
+        long cost = word.length() + 2L * ids.length;
+        if (cachedChars.addAndGet(cost) > CACHE_CHARS) {
+            cachedChars.addAndGet(-cost);
+            return;
+        }
+        if (cache.putIfAbsent(word, ids) != null) {
+            cachedChars.addAndGet(-cost);
+        }
+    }
+
+    /**
+     * The size of the word cache.
+     *
+     * @return the characters of the cached words plus 2 per cached id
+     */
+    long cachedChars() {
+        return cachedChars.get();
     }
 
     /**
@@ -442,11 +538,16 @@ public final class ClipTokenizer {
      * @return the pieces
      */
     List<String> bpe(String byteChars) {
+        return bpe(byteChars, true);
+    }
+
+    private List<String> bpe(String byteChars, boolean wordEnd) {
         List<String> word = new ArrayList<>(byteChars.length());
         for (int i = 0; i < byteChars.length() - 1; i++) {
             word.add(String.valueOf(byteChars.charAt(i)));
         }
-        word.add(byteChars.charAt(byteChars.length() - 1) + WORD_END);
+        String last = String.valueOf(byteChars.charAt(byteChars.length() - 1));
+        word.add(wordEnd ? last + WORD_END : last);
         while (word.size() > 1) {
             int best = Integer.MAX_VALUE;
             String first = null;
@@ -544,14 +645,20 @@ public final class ClipTokenizer {
      * @param ids the padded ids, length {@link #maxLength()}; the caller must not modify it
      * @param length the number of ids before padding, start and end tokens included
      * @param truncated whether the text had more tokens than fit and some were dropped
-     * @param textTokens the number of the text's own tokens before truncation
+     * @param textTokens the number of the text's own tokens before truncation, counted up to
+     *     {@code 4 * maxLength() + 1}: tokenizing stops there, so a count that high means "at
+     *     least"
+     * @param droppedChars for a truncated text, the number of characters of its {@linkplain
+     *     #clean(String) cleaned} form from the first word not kept whole to the end; else 0
      */
-    public record Encoding(int[] ids, int length, boolean truncated, int textTokens) {
+    public record Encoding(int[] ids, int length, boolean truncated, int textTokens,
+            int droppedChars) {
 
         @Override
         public boolean equals(Object o) {
             return o instanceof Encoding e && Arrays.equals(ids, e.ids) && length == e.length
-                    && truncated == e.truncated && textTokens == e.textTokens;
+                    && truncated == e.truncated && textTokens == e.textTokens
+                    && droppedChars == e.droppedChars;
         }
 
         @Override
@@ -562,7 +669,45 @@ public final class ClipTokenizer {
         @Override
         public String toString() {
             return "Encoding[ids=" + Arrays.toString(ids) + ", length=" + length
-                    + ", truncated=" + truncated + ", textTokens=" + textTokens + "]";
+                    + ", truncated=" + truncated + ", textTokens=" + textTokens
+                    + ", droppedChars=" + droppedChars + "]";
+        }
+    }
+
+    /** A growable int array. */
+    private static final class IdList {
+        private int[] a;
+        private int n;
+
+        IdList(int capacity) {
+            a = new int[capacity];
+        }
+
+        void add(int id) {
+            if (n == a.length) {
+                a = Arrays.copyOf(a, a.length * 2);
+            }
+            a[n++] = id;
+        }
+
+        void addAll(int[] ids) {
+            if (n + ids.length > a.length) {
+                a = Arrays.copyOf(a, Math.max(a.length * 2, n + ids.length));
+            }
+            System.arraycopy(ids, 0, a, n, ids.length);
+            n += ids.length;
+        }
+
+        int size() {
+            return n;
+        }
+
+        int[] array() {
+            return a;
+        }
+
+        int[] toArray() {
+            return Arrays.copyOf(a, n);
         }
     }
 }

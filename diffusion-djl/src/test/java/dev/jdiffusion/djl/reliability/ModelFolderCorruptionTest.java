@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jdiffusion.djl.reliability.RawSafetensors.Tensor;
+import dev.jdiffusion.djl.testing.Fifos;
 import dev.jdiffusion.djl.testing.Rss;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -543,6 +544,33 @@ class ModelFolderCorruptionTest {
         Files.createSymbolicLink(link, TinyModel.folder());
         log.mustWork("model folder is a link", LoadOutcome.attempt(link, true));
         TinyModel.deleteTree(outside);
+        log.assertClean();
+    }
+
+    @Test
+    void tokenizerFilesThatAreFifosAreRefusedWithoutHanging() throws Exception {
+        Fifos.requireMkfifo();
+        CaseLog log = new CaseLog("tokenizer fifos");
+        for (String f : List.of("vocab.json", "merges.txt", "special_tokens_map.json",
+                "tokenizer_config.json")) {
+            String t = "tokenizer/" + f;
+            // The FIFO itself, and a link inside the folder that leads to one.
+            for (boolean viaLink : new boolean[] {false, true}) {
+                LoadOutcome o = load(d -> {
+                    try {
+                        Files.deleteIfExists(d.resolve(t));
+                        Path fifo = viaLink ? d.resolve("pipe") : d.resolve(t);
+                        Fifos.mkfifo(fifo);
+                        if (viaLink) {
+                            Files.createSymbolicLink(d.resolve(t), Path.of("../pipe"));
+                        }
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }, false);
+                log.mustRefuse(t + (viaLink ? " -> fifo" : " is a fifo"), o, f, "regular file");
+            }
+        }
         log.assertClean();
     }
 

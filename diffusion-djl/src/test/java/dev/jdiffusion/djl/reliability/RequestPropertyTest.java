@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.GenerationResult;
+import dev.jdiffusion.api.ImageParameters;
 import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
@@ -132,10 +133,10 @@ class RequestPropertyTest {
             invalid.add("steps");
         }
         double g = rnd.nextInt(8) == 0
-                ? new double[] {-1, Double.NaN, Double.POSITIVE_INFINITY}[rnd.nextInt(3)]
+                ? new double[] {-1, Double.NaN, Double.POSITIVE_INFINITY, 1e300}[rnd.nextInt(4)]
                 : rnd.nextDouble() * 12;
         b.guidanceScale(g);
-        if (!(g >= 0) || Double.isInfinite(g)) {
+        if (!(g >= 0) || g > Float.MAX_VALUE) { // the sampler computes in float
             invalid.add("guidance");
         }
         double gr = rnd.nextInt(8) == 0 ? new double[] {-0.1, 1.5, Double.NaN}[rnd.nextInt(3)]
@@ -244,6 +245,18 @@ class RequestPropertyTest {
             GeneratedImage img = result.images().get(0);
             Path png = pngDir.resolve("i" + i + ".png");
             img.writePng(png);
+            // Read back, the parameters give the exact prompts and seed of the request.
+            GenerationRequest request = c.builder().build();
+            ImageParameters parsed = GeneratedImage.read(png).parameters().orElse(null);
+            if (parsed == null || !parsed.prompt().equals(request.prompt())
+                    || !parsed.negativePrompt().equals(request.negativePrompt())
+                    || !parsed.settings().get("Seed").equals(
+                            Long.toString(img.seed().orElseThrow()))) {
+                failures.add(name + ": the parameters read back are " + (parsed == null ? "absent"
+                        : escape(parsed.prompt()) + " / " + escape(parsed.negativePrompt())
+                                + " / " + parsed.settings()) + "; expected "
+                        + escape(request.prompt()) + " / " + escape(request.negativePrompt()));
+            }
             String back = PngText.read(png).get(GeneratedImage.PARAMETERS_KEY);
             String written = img.text().get(GeneratedImage.PARAMETERS_KEY);
             // Lone surrogates have no UTF-8 form: they are written as '?', as Java encodes them.

@@ -111,6 +111,46 @@ class ClipConditionerTest {
     }
 
     @Test
+    void theWarningForAHugePromptIsShortAndSaysWhatWasDropped() {
+        StringBuilder sb = new StringBuilder("cat ".repeat(75));
+        java.util.Random rnd = new java.util.Random(5);
+        while (sb.length() < 256 * 1024) { // 256 KiB of distinct made-up words
+            for (int k = 3 + rnd.nextInt(8); k > 0; k--) {
+                sb.append((char) ('a' + rnd.nextInt(26)));
+            }
+            sb.append(' ');
+        }
+        String prompt = sb.toString();
+        PrintStream original = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        long ms = Long.MAX_VALUE;
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+            System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            try {
+                for (int i = 0; i < 2; i++) { // the second run is the warm one
+                    captured.reset();
+                    long t0 = System.nanoTime();
+                    conditioner.encode(m, List.of(prompt, prompt)).close();
+                    ms = Math.min(ms, (System.nanoTime() - t0) / 1_000_000);
+                }
+            } finally {
+                System.setErr(original);
+            }
+        }
+        String log = captured.toString(StandardCharsets.UTF_8);
+        System.out.println("[conditioner] two 256 KiB prompts encoded in " + ms + " ms, "
+                + log.length() + " characters logged");
+        String cleaned = ClipTokenizer.clean(prompt);
+        int dropped = cleaned.length() - ("cat ".repeat(75).length() - 1) - 1;
+        assertThat(log).contains("WARN").contains("more than " + 4 * 77 + " tokens")
+                .contains("ignored the last " + dropped + " of its " + cleaned.length())
+                .contains("\"" + cleaned.substring(cleaned.length() - dropped).substring(0, 40)
+                        + "...\"");
+        assertThat(log.length()).as("characters logged for two prompts").isLessThan(1_000);
+        assertThat(ms).as("ms to encode").isLessThan(1_000);
+    }
+
+    @Test
     void concurrentCallsAgreeWithSerialOnes() throws Exception {
         List<String> prompts = new ArrayList<>();
         for (int i = 0; i < 16; i++) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.jdiffusion.api.ModelLoadException;
+import dev.jdiffusion.djl.testing.Fifos;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -86,11 +88,21 @@ class ClipTokenizerTest {
         ClipTokenizer.Encoding over = tok.encode("cat ".repeat(76));
         assertThat(over.truncated()).isTrue();
         assertThat(over.textTokens()).isEqualTo(76);
+        assertThat(over.droppedChars()).isEqualTo(3); // the last "cat"
+        assertThat(fits.droppedChars()).isZero();
 
         ClipTokenizer.Encoding e = tok.encode("cat ".repeat(100));
         assertThat(e.truncated()).isTrue();
         assertThat(e.length()).isEqualTo(77);
         assertThat(e.textTokens()).isEqualTo(100);
+        assertThat(e.droppedChars()).isEqualTo("cat ".repeat(25).length() - 1);
+        // Counting stops at 4 x 77 tokens: the count then means "more than 308".
+        assertThat(tok.encode("cat ".repeat(5000)).textTokens()).isEqualTo(4 * 77 + 1);
+        assertThat(tok.encode("cat ".repeat(308)).textTokens()).isEqualTo(308);
+        // A word split by the limit is dropped from its start.
+        ClipTokenizer.Encoding split = tok.encode("cat ".repeat(74) + "\u00e9\u00e9\u00e9");
+        assertThat(split.truncated()).isTrue();
+        assertThat(split.droppedChars()).isEqualTo(3);
         assertThat(e.ids()[0]).isEqualTo(START);
         for (int i = 1; i < 76; i++) {
             assertThat(e.ids()[i]).isEqualTo(2368);
@@ -109,6 +121,76 @@ class ClipTokenizerTest {
         assertThat(Arrays.copyOfRange(ids, 1, 7)).containsExactly(320, 1125, 539, 320, 2368, 267);
         assertThat(ms).as("ms for 30k tokens").isLessThan(5_000);
         assertThat(tok.encode(text).truncated()).isTrue();
+    }
+
+    @Test
+    void encodeOfAHugePromptDoesWorkBoundedByWhatIsKept() throws Exception {
+        ClipTokenizer tok = ClipTokenizer.load(ClipFixtures.clipFolder()); // empty word cache
+        Random rnd = new Random(7);
+        StringBuilder words = new StringBuilder("a photo of a cat");
+        while (words.length() < 256 * 1024) { // 256 KiB of distinct made-up words
+            words.append(' ');
+            for (int k = 3 + rnd.nextInt(8); k > 0; k--) {
+                words.append((char) ('a' + rnd.nextInt(26)));
+            }
+        }
+        StringBuilder oneWord = new StringBuilder("cat ");
+        while (oneWord.length() < 256 * 1024) { // one 256 KiB word: BPE is quadratic in length
+            oneWord.append((char) ('a' + rnd.nextInt(26)));
+        }
+        ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "huge-encode");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            for (String prompt : new String[] {words.toString(), oneWord.toString()}) {
+                Future<long[]> run = worker.submit(() -> {
+                    long best = Long.MAX_VALUE;
+                    ClipTokenizer.Encoding e = null;
+                    for (int i = 0; i < 3; i++) {
+                        long t0 = System.nanoTime();
+                        e = tok.encode(prompt);
+                        best = Math.min(best, System.nanoTime() - t0);
+                    }
+                    return new long[] {best / 1_000_000, e.truncated() ? 1 : 0, e.ids()[1]};
+                });
+                long[] r = run.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                assertThat(r[1]).isEqualTo(1);
+                assertThat(r[2]).isEqualTo(prompt.startsWith("a ") ? 320 : 2368);
+                System.out.printf("[tokenizer] a 256 KiB prompt (%s) encoded in %d ms%n",
+                        prompt.startsWith("a ") ? "distinct words" : "one word", r[0]);
+                assertThat(r[0]).as("best ms to encode a 256 KiB prompt").isLessThan(200);
+            }
+        } finally {
+            worker.shutdownNow();
+        }
+    }
+
+    @Test
+    void theWordCacheIsBoundedBySize() throws IOException {
+        ClipTokenizer tok = ClipTokenizer.load(ClipFixtures.clipFolder());
+        Random rnd = new Random(3);
+        for (int i = 0; i < 20; i++) { // long words: 20 x 2,000 letters
+            StringBuilder w = new StringBuilder();
+            for (int k = 0; k < 2_000; k++) {
+                w.append((char) ('a' + rnd.nextInt(26)));
+            }
+            tok.tokenize(w.toString());
+        }
+        String pad = "a".repeat(56);
+        for (int i = 0; i < 14_000; i++) { // 14,000 distinct words of 64 letters: over 1.1 M
+            StringBuilder w = new StringBuilder(pad);
+            for (int v = i, k = 0; k < 8; k++, v /= 26) {
+                w.append((char) ('a' + v % 26));
+            }
+            tok.tokenize(w.toString());
+        }
+        assertThat(tok.cachedChars()).isLessThanOrEqualTo(ClipTokenizer.CACHE_CHARS)
+                .isGreaterThan(ClipTokenizer.CACHE_CHARS / 2);
+        // Still correct once the cache is full.
+        assertThat(tok.tokenize("a photo of a cat")).containsExactly(START, 320, 1125, 539, 320,
+                2368, END);
     }
 
     @Test
@@ -231,6 +313,39 @@ class ClipTokenizerTest {
         Files.write(merges, "#version: 0.2\n\u00ff( a\n".getBytes(StandardCharsets.ISO_8859_1));
         assertThatThrownBy(() -> ClipTokenizer.load(vocab, merges))
                 .isInstanceOf(ModelLoadException.class).hasMessageContaining("not UTF-8");
+    }
+
+    @Test
+    void fifosAreRefusedWithoutHanging(@TempDir Path dir) throws Exception {
+        Fifos.requireMkfifo();
+        for (String f : new String[] {"vocab.json", "merges.txt"}) {
+            copyClip(dir);
+            Files.delete(dir.resolve(f));
+            Fifos.mkfifo(dir.resolve(f));
+            ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "fifo-load");
+                t.setDaemon(true); // a hung load must not keep the JVM alive
+                return t;
+            });
+            try {
+                Future<Throwable> load = worker.submit(() -> {
+                    try {
+                        ClipTokenizer.load(dir.resolve("vocab.json"), dir.resolve("merges.txt"));
+                        return null;
+                    } catch (ModelLoadException e) {
+                        return e;
+                    }
+                });
+                Throwable e = load.get(20, java.util.concurrent.TimeUnit.SECONDS);
+                assertThat(e).as(f).isInstanceOf(ModelLoadException.class);
+                assertThat(e.getMessage()).contains(f, "regular file");
+                assertThatThrownBy(() -> ClipTokenizer.load(dir))
+                        .isInstanceOf(ModelLoadException.class).hasMessageContaining(f);
+            } finally {
+                worker.shutdownNow();
+                Files.delete(dir.resolve(f));
+            }
+        }
     }
 
     private static void copyClip(Path dir) throws IOException {
