@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import dev.jdiffusion.api.GenerationCancelledException;
@@ -23,6 +24,7 @@ import dev.jdiffusion.djl.text.ClipTextConfig;
 import dev.jdiffusion.djl.text.ClipTextModel;
 import dev.jdiffusion.djl.toy.Toy2dModel;
 import dev.jdiffusion.djl.toy.ToyDatasets;
+import dev.jdiffusion.djl.train.Batch;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalInt;
@@ -330,6 +332,12 @@ class EmbeddingSafetyTest {
                 .contains(String.valueOf(r.images().get(0).seed().getAsLong()));
         assertThat(new StepEvent(0, 3, 2f, 1f, null, null).toString())
                 .isEqualTo("StepEvent[step 1/3, sigma 2.000 -> 1.000]");
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+            Batch b = new Batch(m.zeros(new Shape(2, 3, 4, 4)),
+                    m.zeros(new Shape(2), DataType.INT32));
+            assertThat(b.toString())
+                    .isEqualTo("Batch[x (2, 3, 4, 4) float32, condition (2) int32]");
+        }
     }
 
     @Test
