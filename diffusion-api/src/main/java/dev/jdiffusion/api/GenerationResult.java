@@ -2,6 +2,7 @@ package dev.jdiffusion.api;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -45,5 +46,23 @@ public record GenerationResult(
      */
     public List<Long> seeds() {
         return images.stream().map(i -> i.seed().orElseThrow()).toList();
+    }
+
+    /**
+     * A one-line summary: image count and size, seeds, preview count, time and request; never
+     * pixel data.
+     *
+     * @return the summary
+     */
+    @Override
+    public String toString() {
+        int previews = progressions.stream().mapToInt(List::size).sum();
+        String size = images.isEmpty() ? ""
+                : " " + images.get(0).width() + "x" + images.get(0).height();
+        String seeds = images.stream().map(i -> i.seed().isPresent()
+                ? String.valueOf(i.seed().getAsLong()) : "-").toList().toString();
+        return String.format(Locale.ROOT, "GenerationResult[%d image%s%s, seeds %s, %d previews,"
+                + " %.2f s, %s]", images.size(), images.size() == 1 ? "" : "s", size, seeds,
+                previews, elapsed.toNanos() / 1e9, request);
     }
 }

@@ -89,7 +89,12 @@ public final class SamplingContext {
     }
 
     /**
-     * Reports a finished step to the listener; samplers call this once per step.
+     * Reports a finished step to the listener; samplers call this once per step, on the thread
+     * that runs the sampler. The listener sees guarded views of the arrays that stop working
+     * when it returns (see {@link StepEvent}); the arrays themselves stay the sampler's.
+     *
+     * <p>If the calling thread has been interrupted, the run stops here like a cancellation by
+     * the listener, and the interrupt status stays set.
      *
      * @param stepIndex the zero-based step index
      * @param totalSteps the number of steps of the run
@@ -97,14 +102,24 @@ public final class SamplingContext {
      * @param sigmaNext the noise level the step reached
      * @param x the new sample
      * @param denoised the step's x₀ estimate
-     * @throws GenerationCancelledException if the listener cancels the run
+     * @throws GenerationCancelledException if the listener cancels the run or the thread was
+     *     interrupted
      */
     public void reportStep(
             int stepIndex, int totalSteps, float sigma, float sigmaNext, NDArray x,
             NDArray denoised) {
         StepEvent event = new StepEvent(stepIndex, totalSteps, sigma, sigmaNext, x, denoised);
-        if (!listener.onStep(event)) {
+        boolean goOn;
+        try {
+            goOn = listener.onStep(event);
+        } finally {
+            event.release();
+        }
+        if (!goOn) {
             throw new GenerationCancelledException(stepIndex);
+        }
+        if (Thread.currentThread().isInterrupted()) {
+            throw new GenerationCancelledException(stepIndex, true);
         }
     }
 }

@@ -112,14 +112,16 @@ public final class AutoencoderKL extends AbstractBlock {
                     + ", H, W) with H and W multiples of " + f + "; got " + s);
         }
         Ctx c = new Ctx(ps, training);
-        NDArray moments = scoped(() -> {
-            NDArray h = encoder.apply(c, pixels); // (N, 2·latent, H/f, W/f)
-            return quantConv == null ? h : quantConv.apply(c, h);
-        });
-        NDArray mean = scoped(() -> moments.split(2, 1).get(0).duplicate());
-        NDArray logvar = scoped(() -> moments.split(2, 1).get(1).clip(-30f, 20f));
-        moments.close();
-        return new NDList(mean, logvar);
+        try (GradMode g = GradMode.offUnlessTraining(training)) {
+            NDArray moments = scoped(() -> {
+                NDArray h = encoder.apply(c, pixels); // (N, 2·latent, H/f, W/f)
+                return quantConv == null ? h : quantConv.apply(c, h);
+            });
+            NDArray mean = scoped(() -> moments.split(2, 1).get(0).duplicate());
+            NDArray logvar = scoped(() -> moments.split(2, 1).get(1).clip(-30f, 20f));
+            moments.close();
+            return new NDList(mean, logvar);
+        }
     }
 
     /**
@@ -149,10 +151,12 @@ public final class AutoencoderKL extends AbstractBlock {
                     + ", h, w); got " + s);
         }
         Ctx c = new Ctx(ps, training);
-        return scoped(() -> {
-            NDArray z = postQuantConv == null ? latents : postQuantConv.apply(c, latents);
-            return decoder.apply(c, z);
-        });
+        try (GradMode g = GradMode.offUnlessTraining(training)) {
+            return scoped(() -> {
+                NDArray z = postQuantConv == null ? latents : postQuantConv.apply(c, latents);
+                return decoder.apply(c, z);
+            });
+        }
     }
 
     @Override

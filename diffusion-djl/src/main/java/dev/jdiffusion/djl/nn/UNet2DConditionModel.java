@@ -158,6 +158,14 @@ public final class UNet2DConditionModel extends AbstractBlock {
     public NDArray predict(ParameterStore ps, NDArray sample, NDArray timestep,
             NDArray encoderHiddenStates, NDArray classLabels, boolean training) {
         checkInputs(sample, timestep, encoderHiddenStates, classLabels);
+        try (GradMode g = GradMode.offUnlessTraining(training)) {
+            return predictWithGradModeSet(ps, sample, timestep, encoderHiddenStates,
+                    classLabels, training);
+        }
+    }
+
+    private NDArray predictWithGradModeSet(ParameterStore ps, NDArray sample, NDArray timestep,
+            NDArray encoderHiddenStates, NDArray classLabels, boolean training) {
         Ctx c = new Ctx(ps, training);
         return scoped(() -> {
             long batch = sample.getShape().get(0);

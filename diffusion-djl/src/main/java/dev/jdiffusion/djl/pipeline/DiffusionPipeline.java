@@ -4,12 +4,12 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.jdiffusion.api.Conditioner;
 import dev.jdiffusion.api.Denoiser;
 import dev.jdiffusion.api.GeneratedImage;
+import dev.jdiffusion.api.GenerationCancelledException;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.GenerationResult;
 import dev.jdiffusion.api.ModelLoadException;
@@ -19,6 +19,7 @@ import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.api.SamplingContext;
 import dev.jdiffusion.api.StepEvent;
 import dev.jdiffusion.api.StepListener;
+import dev.jdiffusion.djl.nn.GradMode;
 import dev.jdiffusion.samplers.DiffusersScheduler;
 import dev.jdiffusion.samplers.VpDenoiser;
 import dev.jdiffusion.samplers.VpModel;
@@ -42,8 +43,12 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe: the weights are loaded once and shared; every {@link #generate} call works in
  * its own child {@link NDManager}, closed when the call ends (also when it fails or is
  * cancelled), and every sampler step in a scope of its own, so concurrent calls do not disturb
- * each other and return exactly what they would return alone. {@link #close()} waits for running
- * calls and releases the weights.
+ * each other and return exactly what they would return alone. Any thread may call {@link
+ * #generate}: the engine's gradient recording, which is per thread, is off for the call's
+ * duration on the calling thread. Interrupting that thread stops the call at the next step with
+ * {@link GenerationCancelledException} (the interrupt status stays set). {@link #close()} waits
+ * for calls running on other threads and releases the weights; called from inside a call (a
+ * step listener) it fails with {@link IllegalStateException} instead of waiting for itself.
  */
 public final class DiffusionPipeline implements Pipeline {
 
@@ -157,6 +162,9 @@ public final class DiffusionPipeline implements Pipeline {
     public GenerationResult generate(GenerationRequest request) {
         long start = System.nanoTime();
         Plan plan = plan(request); // all validation, before any native work
+        if (Thread.currentThread().isInterrupted()) {
+            throw new GenerationCancelledException(-1, true);
+        }
         lock.readLock().lock();
         try {
             if (closed) {
@@ -164,7 +172,8 @@ public final class DiffusionPipeline implements Pipeline {
             }
             List<GeneratedImage> images = new ArrayList<>();
             List<List<GeneratedImage>> progressions = new ArrayList<>();
-            try (NDManager rm = manager.newSubManager()) {
+            // Grad mode is per thread: off here whichever thread calls.
+            try (GradMode noGrad = GradMode.disabled(); NDManager rm = manager.newSubManager()) {
                 run(plan, rm, images, progressions);
             }
             return new GenerationResult(images, request,
@@ -294,7 +303,7 @@ public final class DiffusionPipeline implements Pipeline {
         }
 
         List<NDArray> kept = new ArrayList<>();
-        StepListener listener = new Watch(r, kept, rm);
+        StepListener listener = new Watch(r, p.guided(), kept, rm);
         NDArray latents = x;
         if (sigmas.length > 1) {
             SamplingContext ctx = SamplingContext.of(noise, listener);
@@ -420,14 +429,22 @@ public final class DiffusionPipeline implements Pipeline {
         }
     }
 
+    /**
+     * The largest guidance scale that is still a plausible request: the guided prediction is
+     * uncond + scale·(cond − uncond), and scales in common use stay below 30.
+     */
+    private static final double PLAUSIBLE_GUIDANCE = 100;
+
     /** Checks every step for non-finite values, keeps previews, and forwards to the user. */
     private static final class Watch implements StepListener {
         private final GenerationRequest request;
+        private final boolean guided;
         private final List<NDArray> kept;
         private final NDManager keepIn;
 
-        Watch(GenerationRequest request, List<NDArray> kept, NDManager keepIn) {
+        Watch(GenerationRequest request, boolean guided, List<NDArray> kept, NDManager keepIn) {
             this.request = request;
+            this.guided = guided;
             this.kept = kept;
             this.keepIn = keepIn;
         }
@@ -439,22 +456,47 @@ public final class DiffusionPipeline implements Pipeline {
             if (bad) {
                 throw new IllegalStateException(String.format(java.util.Locale.ROOT,
                         "the model produced NaN or infinite values at step %d of %d (sigma %.4f);"
-                                + " the weights may be corrupt or the data type unsupported",
-                        e.stepIndex() + 1, e.totalSteps(), e.sigma()));
+                                + " %s", e.stepIndex() + 1, e.totalSteps(), e.sigma(),
+                        likelyCause()));
             }
             int k = request.previewEvery();
             if (k > 0 && ((e.stepIndex() + 1) % k == 0 || e.isLast())) {
-                NDArray copy = x0.duplicate();
-                NDScope.unregister(copy); // outlives the sampler's step scope
-                copy.attach(keepIn);
-                kept.add(copy);
+                kept.add(e.copyDenoised(keepIn));
             }
             return request.listener().onStep(e);
         }
+
+        /** What most likely made the values overflow, as advice. */
+        private String likelyCause() {
+            double g = request.guidanceScale();
+            if (guided && Math.abs(g) > PLAUSIBLE_GUIDANCE) {
+                return String.format(java.util.Locale.ROOT, "the likely cause is the guidance"
+                        + " scale %.3g, which multiplies the difference between the conditional"
+                        + " and unconditional predictions until float32 overflows: use a"
+                        + " guidanceScale between 1 and about 20", g);
+            }
+            return "the request's values are in their usual ranges, so the weights may be"
+                    + " corrupt (e.g. huge or non-finite values) or their data type unsupported";
+        }
     }
 
+    /**
+     * Releases the weights, after waiting for calls of {@link #generate} running on other
+     * threads; later calls fail with {@link IllegalStateException}. Closing twice is harmless.
+     *
+     * @throws IllegalStateException if called from inside a {@link #generate} call on this
+     *     pipeline on the same thread (for example from a {@link StepListener}), which would
+     *     wait for itself; to stop that generation, return {@code false} from the listener and
+     *     close the pipeline after {@code generate} returns
+     */
     @Override
     public void close() {
+        if (lock.getReadHoldCount() > 0) {
+            throw new IllegalStateException("close() was called from inside generate() on the"
+                    + " same thread (e.g. from a StepListener) and would wait for itself for"
+                    + " ever; return false from the listener to cancel the run, and close the"
+                    + " pipeline after generate() returns");
+        }
         lock.writeLock().lock();
         try {
             if (!closed) {

@@ -15,6 +15,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import dev.jdiffusion.djl.nn.Embedding;
+import dev.jdiffusion.djl.nn.GradMode;
 import dev.jdiffusion.djl.nn.LayerNorm;
 import java.util.Arrays;
 import java.util.Set;
@@ -299,6 +300,13 @@ public final class ClipTextModel extends AbstractBlock {
         }
 
         NDArray encode(ParameterStore ps, NDArray ids, int clipSkip, boolean training) {
+            try (GradMode g = GradMode.offUnlessTraining(training)) {
+                return encodeWithGradModeSet(ps, ids, clipSkip, training);
+            }
+        }
+
+        private NDArray encodeWithGradModeSet(ParameterStore ps, NDArray ids, int clipSkip,
+                boolean training) {
             Shape s = ids.getShape();
             if (s.dimension() != 2 || s.get(1) < 1 || s.get(1) > config.maxPositionEmbeddings()) {
                 throw new IllegalArgumentException("input ids must be (N, T) with 1 <= T <= "

@@ -11,6 +11,7 @@ import dev.jdiffusion.api.Denoiser;
 import dev.jdiffusion.api.NoiseSource;
 import dev.jdiffusion.api.Sampler;
 import dev.jdiffusion.api.SamplingContext;
+import dev.jdiffusion.djl.nn.GradMode;
 import dev.jdiffusion.djl.train.DiffusionTrainer;
 import dev.jdiffusion.djl.train.TrainingConfig;
 import dev.jdiffusion.djl.train.TrainingListener;
@@ -257,7 +258,9 @@ public final class Toy2dModel implements AutoCloseable {
     private static NDArray forward(Block block, ParameterStore parameterStore, NDArray x,
             NDArray t, NDArray labels) {
         NDList in = labels == null ? new NDList(x, t) : new NDList(x, t, labels);
-        return block.forward(parameterStore, in, false).singletonOrThrow();
+        try (GradMode g = GradMode.disabled()) {
+            return block.forward(parameterStore, in, false).singletonOrThrow();
+        }
     }
 
     /**

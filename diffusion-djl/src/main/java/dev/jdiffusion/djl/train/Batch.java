@@ -1,6 +1,7 @@
 package dev.jdiffusion.djl.train;
 
 import ai.djl.ndarray.NDArray;
+import java.util.Locale;
 import java.util.Objects;
 
 /**
@@ -26,5 +27,21 @@ public record Batch(NDArray x, NDArray condition) {
                     + condition.getShape().get(0) + " differs from x batch size "
                     + x.getShape().get(0));
         }
+    }
+
+    /**
+     * Shapes and data types only, never array contents.
+     *
+     * @return e.g. {@code Batch[x (16, 3, 32, 32) float32, condition (16, 77) int32]}
+     */
+    @Override
+    public String toString() {
+        return "Batch[x " + describe(x) + ", condition "
+                + (condition == null ? "none" : describe(condition)) + "]";
+    }
+
+    private static String describe(NDArray a) {
+        return a.isReleased() ? "(released)"
+                : a.getShape() + " " + a.getDataType().toString().toLowerCase(Locale.ROOT);
     }
 }

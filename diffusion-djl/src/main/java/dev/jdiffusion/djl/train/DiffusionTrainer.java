@@ -15,6 +15,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import dev.jdiffusion.api.ModelLoadException;
 import dev.jdiffusion.api.NoiseSource;
+import dev.jdiffusion.djl.nn.GradMode;
 import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.safetensors.SafetensorsDtype;
 import dev.jdiffusion.djl.safetensors.SafetensorsFile;
@@ -297,7 +298,9 @@ public final class DiffusionTrainer implements AutoCloseable {
         double lr = config.learningRateAt(s);
         float lossValue;
         double gradNorm;
-        try (NDScope scope = new NDScope(); NDManager sm = manager.newSubManager()) {
+        // Off for the data, the target and the update, on just for the forward and backward.
+        try (GradMode off = GradMode.disabled(); NDScope scope = new NDScope();
+                NDManager sm = manager.newSubManager()) {
             scope.suppressNotUsedWarning();
             Batch b = data.batch(sm, indices);
             NDArray x0 = b.x().toType(DataType.FLOAT32, false);
@@ -343,7 +346,8 @@ public final class DiffusionTrainer implements AutoCloseable {
             NDArray t = sm.create(tf);
             NDList inputs = cond == null ? new NDList(xt, t) : new NDList(xt, t, cond);
             NDArray loss;
-            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            try (GradMode on = GradMode.enabled();
+                    GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 NDArray pred = model.forward(parameterStore, inputs, true).singletonOrThrow();
                 if (!pred.getShape().equals(shape)) {
                     throw new IllegalStateException("the model returned shape " + pred.getShape()
