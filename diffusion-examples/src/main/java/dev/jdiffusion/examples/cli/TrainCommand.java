@@ -19,6 +19,7 @@ import dev.jdiffusion.samplers.PredictionType;
 import dev.jdiffusion.samplers.SchedulerConfig;
 import dev.jdiffusion.samplers.TimestepSpacing;
 import java.io.IOException;
+import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -131,17 +132,17 @@ final class TrainCommand implements Callable<Integer> {
                     .optGradClipNorm(1.0).optEmaDecay(0.999).optMinSnrGamma(5)
                     .optConditionDropout(0.1).optSeed(seed).optLogEvery(25).build();
             Path ckpts = Files.createDirectories(work.resolve("checkpoints"));
+            int until = stopAfter > 0 ? stopAfter : steps; // the bar ends where this run stops
+            Progress progress = Progress.forTraining(new PrintWriter(System.out, true),
+                    Progress.onTerminal(), "training", 25);
             try (DiffusionTrainer trainer = DiffusionTrainer.builder().setModel(model)
                     .setData(dataset).setConfig(config).optCheckpoints(ckpts, checkpointEvery)
                     .optManager(manager)
-                    .optListener(p -> {
-                        if (p.step() % 25 == 0) {
-                            System.out.printf(Locale.ROOT,
-                                    "step %d/%d loss %.4f lr %.2e %.1f img/s%n", p.step(),
-                                    p.totalSteps(), p.loss(), p.learningRate(),
-                                    p.examplesPerSecond());
-                        }
-                    }).build()) {
+                    .optListener(p -> progress.update((int) p.step(), until,
+                            String.format(Locale.ROOT, "loss %.4f lr %.2e %.1f img/s",
+                                    p.loss(), p.learningRate(), p.examplesPerSecond()),
+                            String.format(Locale.ROOT, "loss %.4f", p.loss())))
+                    .build()) {
                 Path latest = latest(ckpts, stopAfter > 0 ? stopAfter : steps);
                 if (latest != null) {
                     trainer.loadCheckpoint(latest);
