@@ -205,18 +205,14 @@ final class GenerateCommand implements Callable<Integer> {
     private void checkPixelCount(int w, int h, int def) {
         double ratio = (double) w * h / ((double) def * def);
         if (ratio > 4 && !allowLarge) {
-            String cause = width != null || height != null ? "--width/--height ask for"
-                    : "the init image sets";
+            boolean fromInit = width == null && height == null && !resize;
             throw usage(String.format(Locale.ROOT, "%s %dx%d, %.0fx the pixels of this model's"
                     + " default %dx%d, which takes about %.0fx as long per step; add --allow-large"
-                    + " to generate at %dx%d anyway%s", cause, w, h, ratio, def, def, ratio, w, h,
-                    initSetsSize() ? ", or --resize to scale the init image to " + def + "x"
-                            + def : ""));
+                    + " to generate at %dx%d anyway%s",
+                    fromInit ? "the init image sets" : "--width/--height ask for", w, h, ratio,
+                    def, def, ratio, w, h, fromInit ? ", or --resize to scale the init image to "
+                            + def + "x" + def : ""));
         }
-    }
-
-    private boolean initSetsSize() {
-        return initImage != null && !resize;
     }
 
     private void writeSheet(GenerationResult result, PrintWriter out) throws IOException {
