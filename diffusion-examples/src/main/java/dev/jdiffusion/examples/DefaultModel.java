@@ -21,8 +21,9 @@ import java.util.List;
  *
  * <pre>{@code
  * try (DiffusionPipeline pipeline = DefaultModel.load(PipelineOptions.defaults())) {
- *     GenerationResult result = pipeline.generate(GenerationRequest.builder("grinning face")
- *             .seed(7).build());
+ *     GenerationResult result = pipeline.generate(GenerationRequest.builder(
+ *             "grinning face, grinning (smileys & emotion, face smiling)")
+ *             .guidanceScale(pipeline.defaultGuidance()).seed(13).build());
  * }
  * }</pre>
  *
