@@ -329,13 +329,15 @@ final class ModelFolder {
             throw new ModelLoadException(file + ": a single-file model must be a .safetensors"
                     + " checkpoint (or give a diffusers model folder)");
         }
-        Path tokDir = file.resolveSibling("tokenizer");
-        if (!Files.isDirectory(tokDir)) {
-            throw new ModelLoadException(file + ": a single-file checkpoint has no tokenizer; put"
-                    + " CLIP's vocab.json and merges.txt in " + tokDir);
-        }
         DataType dtype = dataType(options);
         try (SingleFileCheckpoint ckpt = SingleFileCheckpoint.open(file)) {
+            // After the file's own checks: a corrupt or foreign file is reported as such, not as
+            // a checkpoint that lacks only its tokenizer.
+            Path tokDir = file.resolveSibling("tokenizer");
+            if (!Files.isDirectory(tokDir)) {
+                throw new ModelLoadException(file + ": a single-file checkpoint has no tokenizer;"
+                        + " put CLIP's vocab.json and merges.txt in " + tokDir);
+            }
             UNet2DConditionConfig unetConfig = UNet2DConditionConfig.fromJson(dev.jdiffusion.djl.nn.Sd15Configs.UNET);
             UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig);
             ckpt.loadUnet(ParameterNames.of(unet), manager, unetDataType(options));

@@ -3,6 +3,7 @@ package dev.jdiffusion.djl.nn;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.nn.Parameter;
+import dev.jdiffusion.djl.testing.Fixtures;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -22,8 +23,7 @@ class Sd15StructureTest {
 
     /** name → shape "[a, b]" of one component in keys.tsv. */
     static Map<String, String> expected(String component) throws IOException {
-        Path keys = Path.of(System.getProperty("jdiffusion.shared", "../../shared"),
-                "fixtures", "sd15", "keys.tsv");
+        Path keys = Fixtures.sd15Keys();
         Map<String, String> out = new LinkedHashMap<>();
         for (String line : Files.readAllLines(keys)) {
             String[] f = line.split("\t");

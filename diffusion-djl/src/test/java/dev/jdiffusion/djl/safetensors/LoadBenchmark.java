@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
+import dev.jdiffusion.djl.testing.Fixtures;
 import dev.jdiffusion.djl.weights.KeyMapping;
 import dev.jdiffusion.djl.weights.StateDict;
 import java.io.IOException;
@@ -38,8 +39,7 @@ public final class LoadBenchmark {
      */
     public static void main(String[] args) throws Exception {
         Path tmpDir = Paths.get(args.length > 0 ? args[0] : "/tmp");
-        Path tsv = Paths.get(args.length > 1 ? args[1]
-                : System.getProperty("jdiffusion.shared", "../shared") + "/fixtures/sd15/keys.tsv");
+        Path tsv = args.length > 1 ? Paths.get(args[1]) : Fixtures.sd15Keys();
         Map<String, Shape> shapes = new LinkedHashMap<>();
         for (String line : Files.readAllLines(tsv).subList(1, 1131)) {
             String[] c = line.split("\t");

@@ -22,7 +22,7 @@ import java.util.concurrent.TimeUnit;
 public final class ChildJvm {
 
     /** System properties passed on to the child when set here. */
-    private static final List<String> PASSED = List.of("ai.djl.offline", "jdiffusion.shared",
+    private static final List<String> PASSED = List.of("ai.djl.offline",
             "DJL_CACHE_DIR", "ENGINE_CACHE_DIR", "org.slf4j.simpleLogger.defaultLogLevel");
 
     /**

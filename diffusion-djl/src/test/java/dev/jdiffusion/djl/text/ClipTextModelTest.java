@@ -13,6 +13,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.jdiffusion.djl.nn.ParameterNames;
+import dev.jdiffusion.djl.testing.Fixtures;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -35,7 +36,7 @@ class ClipTextModelTest {
     void parameterNamesAndShapesEqualTheSd15Checkpoint() throws IOException {
         Map<String, String> expected = new LinkedHashMap<>();
         for (String line : Files.readAllLines(
-                ClipFixtures.shared().resolve("sd15/keys.tsv"), StandardCharsets.UTF_8)) {
+                Fixtures.sd15Keys(), StandardCharsets.UTF_8)) {
             String[] cols = line.split("\t");
             if (cols[0].equals("text_encoder")
                     && !ClipTextModel.BUFFER_KEYS.contains(cols[1])) {

@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.types.Shape;
+import dev.jdiffusion.djl.testing.Fixtures;
 import dev.jdiffusion.djl.weights.LdmKeys.UnetLayout;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -26,8 +26,7 @@ class LdmKeysTest {
 
     @BeforeAll
     static void readFixture() throws IOException {
-        Path tsv = Paths.get(System.getProperty("jdiffusion.shared", "../../shared"),
-                "fixtures", "sd15", "keys.tsv");
+        Path tsv = Fixtures.sd15Keys();
         List<String> lines = Files.readAllLines(tsv);
         assertThat(lines.get(0)).startsWith("component\tdiffusers_or_transformers_key");
         rows = new ArrayList<>();

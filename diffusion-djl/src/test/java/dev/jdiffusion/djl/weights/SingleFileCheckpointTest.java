@@ -11,10 +11,10 @@ import dev.jdiffusion.api.ModelLoadException;
 import dev.jdiffusion.djl.safetensors.SafetensorsFile;
 import dev.jdiffusion.djl.safetensors.SafetensorsWriter;
 import dev.jdiffusion.djl.safetensors.TensorInfo;
+import dev.jdiffusion.djl.testing.Fixtures;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -36,8 +36,7 @@ class SingleFileCheckpointTest {
     record Row(String component, String diffusers, long[] shape, String ldm, long[] ldmShape) {}
 
     private static List<Row> rows() throws IOException {
-        Path tsv = Paths.get(System.getProperty("jdiffusion.shared", "../../shared"),
-                "fixtures", "sd15", "keys.tsv");
+        Path tsv = Fixtures.sd15Keys();
         List<String> lines = Files.readAllLines(tsv);
         return lines.subList(1, lines.size()).stream().map(l -> l.split("\t"))
                 .map(c -> new Row(c[0], c[1], tiny(c[2]), c[3], tiny(c[4]))).toList();

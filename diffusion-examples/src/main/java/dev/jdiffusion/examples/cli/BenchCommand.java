@@ -1,6 +1,7 @@
 package dev.jdiffusion.examples.cli;
 
 import dev.jdiffusion.djl.nn.Sd15Configs;
+import dev.jdiffusion.examples.DefaultModel;
 import dev.jdiffusion.examples.bench.BenchOptions;
 import dev.jdiffusion.examples.bench.BenchSuite;
 import dev.jdiffusion.examples.bench.Result;

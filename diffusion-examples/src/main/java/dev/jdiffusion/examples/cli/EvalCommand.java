@@ -5,6 +5,7 @@ import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
 import dev.jdiffusion.djl.train.ImageCaptionFolder;
+import dev.jdiffusion.examples.DefaultModel;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;

@@ -7,10 +7,12 @@ import dev.jdiffusion.api.GenerationResult;
 import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
+import dev.jdiffusion.examples.DefaultModel;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -59,8 +61,17 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--height", description = "Height in pixels (model default if not given).")
     Integer height;
 
-    @Option(names = "--init-image", description = "Init image for image-to-image.")
+    @Option(names = "--init-image", description = "Init image for image-to-image; its size is"
+            + " the generation size unless --resize is given.")
     Path initImage;
+
+    @Option(names = "--resize", description = "Scale the init image (and mask) to --width x"
+            + " --height, or to the model's default size.")
+    boolean resize;
+
+    @Option(names = "--allow-large", description = "Allow sizes of more than 4 times the"
+            + " model's default pixel count (slow: the time grows with the pixel count).")
+    boolean allowLarge;
 
     @Option(names = "--strength", defaultValue = "0.8",
             description = "Image-to-image strength in [0, 1] (default 0.8).")
@@ -83,6 +94,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, defaultValue = "out",
             description = "Output folder, or a .png file name for a single image.")
     Path output;
+
+    @Option(names = "--sheet", description = "Also write all images side by side into this PNG"
+            + " (a contact sheet, enlarged like the copies of --scale).")
+    Path sheet;
 
     @Option(names = "--scale", defaultValue = "0",
             description = "Also write a copy enlarged this many times (0 = automatic for small"
@@ -114,12 +129,14 @@ final class GenerateCommand implements Callable<Integer> {
             b.size(width != null ? positive(width, "--width") : 64,
                     height != null ? positive(height, "--height") : 64);
         }
-        if (initImage != null) {
-            b.initImage(GeneratedImage.read(requireFile(initImage, "--init-image")));
+        GeneratedImage init = initImage != null
+                ? GeneratedImage.read(requireFile(initImage, "--init-image")) : null;
+        GeneratedImage maskImage = mask != null
+                ? GeneratedImage.read(requireFile(mask, "--mask")) : null;
+        if (resize && init == null) {
+            throw usage("--resize scales the init image: give --init-image too");
         }
-        if (mask != null) {
-            b.mask(GeneratedImage.read(requireFile(mask, "--mask")));
-        }
+        b.initImage(init).mask(maskImage);
         try {
             b.build();
         } catch (IllegalArgumentException e) {
@@ -132,12 +149,35 @@ final class GenerateCommand implements Callable<Integer> {
         PipelineOptions opts = PipelineOptions.defaults().withDevice(device).withHalf(half);
         try (DiffusionPipeline pipeline = DiffusionPipeline.load(modelDir, opts)) {
             b.guidanceScale(guidance != null ? guidance : pipeline.defaultGuidance());
-            if (width != null || height != null) {
-                b.size(width != null ? width : pipeline.defaultSize(),
-                        height != null ? height : pipeline.defaultSize());
+            int def = pipeline.defaultSize();
+            // A side not given is the model's; without --width/--height the init image's size.
+            boolean sized = width != null || height != null || resize;
+            int w = width != null ? width : init != null && !sized ? init.width() : def;
+            int h = height != null ? height : init != null && !sized ? init.height() : def;
+            if (sized) {
+                b.size(w, h);
             }
-            b.listener(new Progress(out, System.console() != null, "generating"));
+            if (init != null) {
+                if (resize && (init.width() != w || init.height() != h)) {
+                    out.printf(Locale.ROOT, "init image is %dx%d: scaled to %dx%d%n",
+                            init.width(), init.height(), w, h);
+                    b.initImage(Images.resize(init, w, h));
+                } else if (width == null && height == null && (w != def || h != def)) {
+                    out.printf(Locale.ROOT, "init image is %dx%d: generating at %dx%d (the"
+                            + " model's default size is %dx%d; --resize scales the init image"
+                            + " to it)%n", w, h, w, h, def, def);
+                }
+                if (resize && maskImage != null
+                        && (maskImage.width() != w || maskImage.height() != h)) {
+                    b.mask(Images.resize(maskImage, w, h));
+                }
+            }
+            checkPixelCount(w, h, def);
+            b.listener(new Progress(out, Progress.onTerminal(), "generating"));
             GenerationResult result = pipeline.generate(b.build());
+            if (sheet != null) {
+                writeSheet(result, out);
+            }
             int i = 0;
             for (GeneratedImage img : result.images()) {
                 Path file = target(i++, img);
@@ -155,6 +195,34 @@ final class GenerateCommand implements Callable<Integer> {
             out.flush();
         }
         return 0;
+    }
+
+    /**
+     * Refuses sizes of more than 4 times the model's default pixel count unless --allow-large is
+     * given: the time grows with the pixel count, and a large init image would otherwise run
+     * for minutes without a word.
+     */
+    private void checkPixelCount(int w, int h, int def) {
+        double ratio = (double) w * h / ((double) def * def);
+        if (ratio > 4 && !allowLarge) {
+            boolean fromInit = width == null && height == null && !resize;
+            throw usage(String.format(Locale.ROOT, "%s %dx%d, %.0fx the pixels of this model's"
+                    + " default %dx%d, which takes about %.0fx as long per step; add --allow-large"
+                    + " to generate at %dx%d anyway%s",
+                    fromInit ? "the init image sets" : "--width/--height ask for", w, h, ratio,
+                    def, def, ratio, w, h, fromInit ? ", or --resize to scale the init image to "
+                            + def + "x" + def : ""));
+        }
+    }
+
+    private void writeSheet(GenerationResult result, PrintWriter out) throws IOException {
+        List<GeneratedImage> images = result.images();
+        int factor = Math.max(1, (128 + images.get(0).width() - 1) / images.get(0).width());
+        if (sheet.getParent() != null) {
+            Files.createDirectories(sheet.getParent());
+        }
+        QualityMetrics.grid(List.of(images), factor, 4).writePng(sheet);
+        out.println("wrote " + sheet + " (" + images.size() + " images side by side)");
     }
 
     private void checkDevice() {

@@ -14,6 +14,7 @@ import dev.jdiffusion.djl.text.ClipTextConfig;
 import dev.jdiffusion.djl.weights.LdmKeys;
 import dev.jdiffusion.djl.weights.PickleGuard;
 import dev.jdiffusion.djl.weights.SingleFileCheckpoint;
+import dev.jdiffusion.examples.DefaultModel;
 import dev.jdiffusion.samplers.SchedulerConfig;
 import dev.jdiffusion.samplers.Schedulers;
 import java.io.IOException;
@@ -55,7 +56,7 @@ final class InfoCommand implements Callable<Integer> {
             "(diffusion_pytorch_model|model)(\\.fp16)?(-\\d{5}-of-\\d{5})?\\.safetensors");
     private static final Pattern PICKLES = Pattern.compile(
             ".*\\.(bin|ckpt|pt|pth)");
-    private static final String LABEL = "%-14s";
+    private static final int LABEL_WIDTH = 14;
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "MODEL",
             description = "A diffusers model folder or a single-file .safetensors checkpoint"
@@ -262,9 +263,7 @@ final class InfoCommand implements Callable<Integer> {
             try (SafetensorsFile st = SafetensorsFile.open(f)) {
                 for (Map.Entry<String, String> e : st.metadata().entrySet()) {
                     if (!e.getKey().equals("format")) {
-                        String v = e.getValue().replaceAll("\\s+", " ");
-                        line(e.getKey().replace('_', ' '),
-                                v.length() > 120 ? v.substring(0, 117) + "..." : v);
+                        line(e.getKey().replace('_', ' '), shown(e.getValue()));
                     }
                 }
             }
@@ -388,8 +387,7 @@ final class InfoCommand implements Callable<Integer> {
         line("defaults", "guidance 7.5, sampler " + PipelineOptions.defaults().defaultSampler());
         for (Map.Entry<String, String> e : metadata.entrySet()) {
             if (!e.getKey().equals("format")) {
-                String v = e.getValue().replaceAll("\\s+", " ");
-                line(e.getKey(), v.length() > 120 ? v.substring(0, 117) + "..." : v);
+                line(e.getKey(), shown(e.getValue()));
             }
         }
     }
@@ -397,7 +395,18 @@ final class InfoCommand implements Callable<Integer> {
     // ---------------------------------------------------------------- output
 
     private void line(String label, String text) {
-        out.println(String.format(Locale.ROOT, LABEL, label + ":") + text);
+        // Padded to the column; a longer label still gets one space before its text.
+        String head = label + ":";
+        out.println(head + " ".repeat(Math.max(1, LABEL_WIDTH - head.length())) + text);
+    }
+
+    /**
+     * A metadata value on one line: whitespace runs as one space, cut only when very long (a
+     * training command is shown whole; a checkpoint may carry kilobytes of tags).
+     */
+    private static String shown(String value) {
+        String v = value.replaceAll("\\s+", " ");
+        return v.length() > 1000 ? v.substring(0, 997) + "..." : v;
     }
 
     private void weightsRow(String name, Weights w, String detail) {

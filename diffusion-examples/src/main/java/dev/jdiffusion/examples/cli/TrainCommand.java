@@ -150,18 +150,17 @@ final class TrainCommand implements Callable<Integer> {
                     .optConditionDropout(0.1).optSeed(seed).optLogEvery(25)
                     .optKeepCheckpoints(keepCheckpoints).build();
             Path ckpts = Files.createDirectories(work.resolve("checkpoints"));
+            int until = stopAfter > 0 ? stopAfter : steps; // the bar ends where this run stops
+            Progress progress = Progress.forTraining(out,
+                    Progress.onTerminal(), "training", 25);
             try (DiffusionTrainer trainer = DiffusionTrainer.builder().setModel(model)
                     .setData(dataset).setConfig(config).optCheckpoints(ckpts, checkpointEvery)
                     .optManager(manager)
-                    .optListener(p -> {
-                        if (p.step() % 25 == 0) {
-                            out.printf(Locale.ROOT,
-                                    "step %d/%d loss %.4f lr %.2e %.1f img/s%n", p.step(),
-                                    p.totalSteps(), p.loss(), p.learningRate(),
-                                    p.examplesPerSecond());
-                            out.flush();
-                        }
-                    }).build()) {
+                    .optListener(p -> progress.update((int) p.step(), until,
+                            String.format(Locale.ROOT, "loss %.4f lr %.2e %.1f img/s",
+                                    p.loss(), p.learningRate(), p.examplesPerSecond()),
+                            String.format(Locale.ROOT, "loss %.4f", p.loss())))
+                    .build()) {
                 DiffusionTrainer.Resumed resumed =
                         trainer.resumeLatest(stopAfter > 0 ? stopAfter : steps);
                 resumed.skipped().forEach((file, why) -> out.println(

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.jdiffusion.djl.nn.AutoencoderKLConfig;
 import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
+import dev.jdiffusion.djl.testing.Fixtures;
 import dev.jdiffusion.djl.text.ClipTextConfig;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -17,8 +18,7 @@ class ForkedTest {
 
     @Test
     void measuresPeakMemoryOfATinyLatentModelInAFreshJvm(@TempDir Path dir) throws Exception {
-        Path clip = Path.of(System.getProperty("jdiffusion.shared", "../shared"),
-                "fixtures", "clip");
+        Path clip = Fixtures.clipFolder();
         UNet2DConditionConfig unet = UNet2DConditionConfig.fromJson("""
                 {"block_out_channels": [16, 32], "layers_per_block": 1, "norm_num_groups": 8,
                  "cross_attention_dim": 32, "attention_head_dim": 2, "sample_size": 16,

@@ -234,6 +234,80 @@ class CliTest {
                 + " resize the image or leave width/height unset"), r.errLines());
     }
 
+    @Test
+    void initImageOfAnotherSizeIsNamedAndResizable() throws IOException {
+        Path init = tmp.resolve("init32.png");
+        new GeneratedImage(32, 32, new int[32 * 32], null, java.util.Map.of()).writePng(init);
+        Path kept = tmp.resolve("kept.png");
+        Run r = run("generate", "a cat", "--model", model(), "--init-image", init.toString(),
+                "--steps", "2", "-o", kept.toString(), "--scale", "1");
+        assertEquals(0, r.code, r.err);
+        assertTrue(r.out.contains("init image is 32x32: generating at 32x32 (the model's default"
+                + " size is 16x16; --resize scales the init image to it)"), r.out);
+        assertEquals(32, GeneratedImage.read(kept).width());
+        Path scaled = tmp.resolve("scaled.png");
+        Run s = run("generate", "a cat", "--model", model(), "--init-image", init.toString(),
+                "--resize", "--steps", "2", "-o", scaled.toString(), "--scale", "1");
+        assertEquals(0, s.code, s.err);
+        assertTrue(s.out.contains("init image is 32x32: scaled to 16x16"), s.out);
+        GeneratedImage img = GeneratedImage.read(scaled);
+        assertEquals(16, img.width());
+        assertEquals(16, img.height());
+    }
+
+    @Test
+    void sizesOverFourTimesTheDefaultNeedAllowLarge() throws IOException {
+        Path init = tmp.resolve("init48.png");
+        new GeneratedImage(48, 48, new int[48 * 48], null, java.util.Map.of()).writePng(init);
+        Run r = run("generate", "a cat", "--model", model(), "--init-image", init.toString(),
+                "--steps", "2", "-o", tmp.resolve("big.png").toString());
+        assertEquals(2, r.code, r.out);
+        assertEquals("jdiffusion: error: the init image sets 48x48, 9x the pixels of this"
+                + " model's default 16x16, which takes about 9x as long per step; add"
+                + " --allow-large to generate at 48x48 anyway, or --resize to scale the init"
+                + " image to 16x16", r.errLines().get(0));
+        Run w = run("generate", "a cat", "--model", model(), "--width", "48", "--height", "48",
+                "--steps", "2", "-o", tmp.resolve("wide.png").toString());
+        assertEquals(2, w.code, w.out);
+        assertTrue(w.errLines().get(0).startsWith("jdiffusion: error: --width/--height ask for"
+                + " 48x48, 9x the pixels"), w.err);
+        assertFalse(w.err.contains("--resize"), w.err);
+        Path big = tmp.resolve("allowed.png");
+        Run a = run("generate", "a cat", "--model", model(), "--init-image", init.toString(),
+                "--allow-large", "--steps", "2", "-o", big.toString(), "--scale", "1");
+        assertEquals(0, a.code, a.err);
+        assertEquals(48, GeneratedImage.read(big).width());
+        Run n = run("generate", "a cat", "--model", model(), "--resize");
+        assertEquals(2, n.code);
+        assertTrue(n.errLines().get(0).contains("--resize scales the init image"), n.err);
+    }
+
+    @Test
+    void sheetPutsAllImagesSideBySide() throws IOException {
+        Path sheet = tmp.resolve("docs").resolve("sheet.png");
+        Run r = run("generate", "blue car", "--model", model(), "--steps", "2", "--seed", "5",
+                "-n", "3", "-o", tmp.resolve("o").toString(), "--sheet", sheet.toString());
+        assertEquals(0, r.code, r.err);
+        GeneratedImage img = GeneratedImage.read(sheet);
+        // 16-pixel images enlarged 8x to 128, 4-pixel gaps around and between them.
+        assertEquals(3 * 128 + 4 * 4, img.width());
+        assertEquals(128 + 2 * 4, img.height());
+        GeneratedImage second = GeneratedImage.read(tmp.resolve("o").resolve("blue-car-6.png"));
+        assertEquals(second.rgb(3, 5), img.rgb(4 + 128 + 4 + 3 * 8, 4 + 5 * 8));
+    }
+
+    @Test
+    void randomBytesAsSafetensorsAreReportedAsSuchNotAsAMissingTokenizer() throws IOException {
+        byte[] junk = new byte[4096];
+        new java.util.Random(3).nextBytes(junk);
+        Path file = Files.write(tmp.resolve("junk.safetensors"), junk);
+        Run r = run("generate", "a cat", "--model", file.toString(), "--steps", "2");
+        assertEquals(1, r.code, r.err);
+        assertEquals(1, r.errLines().size(), r.err);
+        assertFalse(r.err.contains("tokenizer"), r.err);
+        assertTrue(r.err.contains(file.toString()), r.err);
+    }
+
     // ------------------------------------------------------------------ info
 
     @Test
@@ -260,6 +334,18 @@ class CliTest {
                 + " over 1000 steps, prediction epsilon, spacing linspace"), o);
         assertTrue(o.contains("defaults:     guidance 5.0, sampler euler (jdiffusion.json)"), o);
         assertFalse(o.contains("check:"), "no load without --check");
+    }
+
+    @Test
+    void infoShowsTheWholeTrainingCommandAfterItsLabel() throws IOException {
+        Path dir = dev.jdiffusion.examples.DefaultModel.path(tmp.resolve("cache"));
+        Run r = run("info", dir.toString());
+        assertEquals(0, r.code, r.err);
+        String line = r.out.lines().filter(l -> l.startsWith("training command"))
+                .findFirst().orElseThrow(() -> new AssertionError(r.out));
+        assertTrue(line.startsWith("training command: jdiffusion train --data DATA --work WORK"
+                + " -o OUT --size 32 --steps 3600"), line);
+        assertTrue(line.endsWith(" --name jdiffusion-emoji"), line);
     }
 
     private static void assertRow(String out, String name, long params, String dtype) {
@@ -322,6 +408,24 @@ class CliTest {
         assertRow(o, "total", 20, "F32"); // every tensor of the file
         assertTrue(o.contains("structure:    not loadable: "), o);
         assertTrue(o.contains("tokenizer     missing"), o);
+    }
+
+    // ------------------------------------------------------------------ toy2d
+
+    @Test
+    void toy2dShowsTrainingProgressAndItsTime() {
+        Path png = tmp.resolve("moons.png");
+        Run r = run("toy2d", "--steps", "40", "--sample-steps", "2", "--points", "32", "-o",
+                png.toString());
+        assertEquals(0, r.code, r.err);
+        List<String> steps = r.out.lines().filter(l -> l.startsWith("training step ")).toList();
+        assertEquals(20, steps.size(), "a line every 2 of 40 steps without a terminal:\n" + r.out);
+        assertTrue(steps.get(1).matches("training step 4/40 loss \\d+\\.\\d{4} \\d+\\.\\d\\d it/s"
+                + " ETA \\d+m?\\d*s"), steps.get(1));
+        assertTrue(steps.get(19).matches("training step 40/40 loss \\d+\\.\\d{4} \\d+\\.\\d\\d"
+                + " it/s"), steps.get(19));
+        assertTrue(r.out.lines().anyMatch(l -> l.matches("trained in \\d+\\.\\d s .*")), r.out);
+        assertTrue(Files.isRegularFile(png));
     }
 
     // ------------------------------------------------------------------ samplers, main

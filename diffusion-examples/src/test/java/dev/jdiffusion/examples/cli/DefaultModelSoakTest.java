@@ -10,6 +10,7 @@ import dev.jdiffusion.djl.pipeline.PipelineOptions;
 import dev.jdiffusion.djl.testing.NativeArrays;
 import dev.jdiffusion.djl.testing.Rss;
 import dev.jdiffusion.djl.testing.TinyModels;
+import dev.jdiffusion.examples.DefaultModel;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;

@@ -47,6 +47,36 @@ class ProgressTest {
     }
 
     @Test
+    void trainingPrintsEveryNthStepWithoutATerminal() {
+        StringWriter sw = new StringWriter();
+        Progress p = Progress.forTraining(new PrintWriter(sw), false, "training", 4);
+        for (int i = 1; i <= 10; i++) {
+            p.update(i, 10, "loss " + i, "bar " + i);
+        }
+        List<String> lines = sw.toString().lines().toList();
+        assertEquals(List.of(4, 8, 10), lines.stream()
+                .map(l -> Integer.parseInt(l.split("[ /]")[2])).toList(), sw.toString());
+        assertTrue(lines.get(0).matches("training step 4/10 loss 4 \\d+\\.\\d\\d it/s ETA \\d+s"),
+                lines.get(0));
+        assertTrue(lines.get(2).matches("training step 10/10 loss 10 \\d+\\.\\d\\d it/s"),
+                lines.get(2));
+    }
+
+    @Test
+    void trainingRedrawsTheBarAtMostTenTimesASecondAndAlwaysAtTheEnd() {
+        StringWriter sw = new StringWriter();
+        Progress p = Progress.forTraining(new PrintWriter(sw), true, "training", 4);
+        for (int i = 1; i <= 1000; i++) {
+            p.update(i, 1000, "loss", "loss 0.5");
+        }
+        String out = sw.toString();
+        long frames = out.chars().filter(c -> c == '\r').count();
+        assertTrue(frames >= 2 && frames < 100, frames + " frames for 1000 fast steps");
+        assertTrue(out.substring(out.lastIndexOf('\r')).matches(
+                "\rtraining \\[#{30}] 1000/1000 \\d+\\.\\d\\d it/s loss 0\\.5\u001b\\[K\n"), out);
+    }
+
+    @Test
     void durations() {
         assertEquals("0s", Progress.duration(0.2));
         assertEquals("59s", Progress.duration(59.4));

@@ -1,4 +1,4 @@
-package dev.jdiffusion.examples.cli;
+package dev.jdiffusion.examples;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

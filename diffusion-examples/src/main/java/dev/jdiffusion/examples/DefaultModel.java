@@ -1,6 +1,9 @@
-package dev.jdiffusion.examples.cli;
+package dev.jdiffusion.examples;
 
+import dev.jdiffusion.api.ModelLoadException;
 import dev.jdiffusion.api.internal.AtomicFiles;
+import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
+import dev.jdiffusion.djl.pipeline.PipelineOptions;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -13,11 +16,26 @@ import java.util.HexFormat;
 import java.util.List;
 
 /**
- * The shipped default model (a small text-to-image emoji model trained by this project), stored
- * as class-path resources in diffusers layout and unpacked once into a cache folder so that it
- * loads like any model folder on disk.
+ * The shipped default model, {@code jdiffusion-emoji}: a small 32×32 text-to-image model of
+ * emoji trained by this project (see its NOTICE), packaged as class-path resources of the
+ * {@code diffusion-examples} jar in the diffusers layout.
+ *
+ * <pre>{@code
+ * try (DiffusionPipeline pipeline = DefaultModel.load(PipelineOptions.defaults())) {
+ *     GenerationResult result = pipeline.generate(GenerationRequest.builder(
+ *             "grinning face, grinning (smileys & emotion, face smiling)")
+ *             .guidanceScale(pipeline.defaultGuidance()).seed(13).build());
+ * }
+ * }</pre>
+ *
+ * <p>The model is unpacked once into a cache folder, named after the checksum of its file list,
+ * and every file's SHA-256 is verified while unpacking; later calls reuse the folder. The cache
+ * root is the environment variable {@code JDIFFUSION_CACHE} if set, else
+ * {@code ~/.cache/jdiffusion} (read when {@link #path()} is called, never at class-load time);
+ * {@link #path(Path)} names it explicitly. Thread-safe: concurrent unpacking (also from several
+ * processes) writes to private temporary folders and publishes one with an atomic move.
  */
-final class DefaultModel {
+public final class DefaultModel {
 
     /**
      * Class-path folder of the model; {@code files.txt} lists its files, one {@code "SHA256
@@ -28,14 +46,40 @@ final class DefaultModel {
     private DefaultModel() {}
 
     /**
-     * The folder of the default model, unpacked if needed.
+     * The folder of the default model in the default cache root, unpacked if needed.
      *
-     * @return the model folder
-     * @throws IOException if the jar has no model or unpacking fails
+     * @return the model folder (a diffusers folder that {@link DiffusionPipeline#load} reads)
+     * @throws IOException if the class path has no model, a file fails its checksum or
+     *     unpacking fails
      */
-    static Path path() throws IOException {
+    public static Path path() throws IOException {
+        return path(cacheRoot());
+    }
+
+    /**
+     * The folder of the default model under {@code cacheRoot}, unpacked if needed.
+     *
+     * @param cacheRoot the folder to unpack into (created if missing)
+     * @return the model folder, {@code cacheRoot/emoji-<16 hex digits>}
+     * @throws IOException if the class path has no model, a file fails its checksum or
+     *     unpacking fails
+     */
+    public static Path path(Path cacheRoot) throws IOException {
         return unpack(name -> DefaultModel.class.getResourceAsStream(RESOURCE_DIR + name),
-                cacheRoot());
+                cacheRoot);
+    }
+
+    /**
+     * Loads the default model (unpacked into the default cache root if needed).
+     *
+     * @param options device and precision
+     * @return a new pipeline, to be closed by the caller
+     * @throws IOException if unpacking fails
+     * @throws ModelLoadException if the unpacked model does not load
+     */
+    public static DiffusionPipeline load(PipelineOptions options)
+            throws IOException, ModelLoadException {
+        return DiffusionPipeline.load(path(), options);
     }
 
     /** Opens a resource of the model by its relative name; {@code null} if absent. */
