@@ -20,6 +20,21 @@ public final class GenerationRequest {
     public static final Set<String> SPACINGS =
             Set.of("leading", "trailing", "linspace", "karras", "exponential");
 
+    /** How the images of a batch draw their noise. */
+    public enum BatchNoise {
+        /**
+         * Image {@code i} has its own generator seeded with {@code seed + i} (the default): it is
+         * the same image as a one-image request with that seed.
+         */
+        PER_IMAGE_SEED,
+        /**
+         * One generator seeded with {@code seed} fills the whole batch, image after image, as
+         * diffusers does with one {@code torch.Generator} and {@code num_images_per_prompt}; an
+         * image then depends on its position in the batch.
+         */
+        SHARED_GENERATOR
+    }
+
     /** The largest number of images one request may ask for. */
     public static final int MAX_IMAGES = 64;
 
@@ -45,6 +60,7 @@ public final class GenerationRequest {
     private final GeneratedImage mask;
     private final int previewEvery;
     private final StepListener listener;
+    private final BatchNoise batchNoise;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -63,6 +79,7 @@ public final class GenerationRequest {
         this.mask = b.mask;
         this.previewEvery = b.previewEvery;
         this.listener = b.listener;
+        this.batchNoise = b.batchNoise;
     }
 
     /**
@@ -99,6 +116,7 @@ public final class GenerationRequest {
         b.mask = mask;
         b.previewEvery = previewEvery;
         b.listener = listener;
+        b.batchNoise = batchNoise;
         return b;
     }
 
@@ -185,7 +203,8 @@ public final class GenerationRequest {
     }
 
     /**
-     * The seed of the first image; image {@code i} uses {@code seed + i}.
+     * The seed of the first image; image {@code i} uses {@code seed + i} (with {@link
+     * BatchNoise#SHARED_GENERATOR}, the seed of the batch's one generator).
      *
      * @return the seed, or empty to let the pipeline choose one (it is recorded in the result)
      */
@@ -248,13 +267,23 @@ public final class GenerationRequest {
         return listener;
     }
 
+    /**
+     * How the images of the batch draw their noise.
+     *
+     * @return {@link BatchNoise#PER_IMAGE_SEED} unless set
+     */
+    public BatchNoise batchNoise() {
+        return batchNoise;
+    }
+
     @Override
     public String toString() {
         return "GenerationRequest{prompt='" + prompt + "', negativePrompt='" + negativePrompt
                 + "', size=" + width + "x" + height + ", steps=" + steps + ", guidance="
                 + guidanceScale + ", strength=" + strength + ", numImages=" + numImages
                 + ", seed=" + seed + ", sampler=" + sampler + ", spacing=" + spacing
-                + ", init=" + (initImage != null) + ", mask=" + (mask != null) + "}";
+                + ", init=" + (initImage != null) + ", mask=" + (mask != null)
+                + (batchNoise == BatchNoise.SHARED_GENERATOR ? ", batchNoise=shared" : "") + "}";
     }
 
     /** Builder of {@link GenerationRequest}; not thread-safe. */
@@ -275,6 +304,7 @@ public final class GenerationRequest {
         private GeneratedImage mask;
         private int previewEvery;
         private StepListener listener = StepListener.NONE;
+        private BatchNoise batchNoise = BatchNoise.PER_IMAGE_SEED;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -453,6 +483,18 @@ public final class GenerationRequest {
          */
         public Builder listener(StepListener listener) {
             this.listener = listener;
+            return this;
+        }
+
+        /**
+         * Sets how the images of a batch draw their noise.
+         *
+         * @param batchNoise {@link BatchNoise#PER_IMAGE_SEED} (the default) or {@link
+         *     BatchNoise#SHARED_GENERATOR} to reproduce a diffusers batch
+         * @return this builder
+         */
+        public Builder batchNoise(BatchNoise batchNoise) {
+            this.batchNoise = java.util.Objects.requireNonNull(batchNoise, "batchNoise");
             return this;
         }
 

@@ -7,6 +7,7 @@ import dev.jdiffusion.api.Sampler;
 import dev.jdiffusion.api.SamplerOptions;
 import dev.jdiffusion.api.SamplerProvider;
 import dev.jdiffusion.api.SamplingContext;
+import java.util.Optional;
 
 /**
  * DDIM (Song et al. 2021) written in σ space.
@@ -20,6 +21,10 @@ import dev.jdiffusion.api.SamplingContext;
  * of the probability-flow ODE; for η = 1 it is the DDPM posterior step (see {@link DdpmSampler}).
  * With {@code clip_sample} the adapter clips x̂₀ and ε̂ is derived from the clipped x̂₀, where
  * diffusers keeps the network's ε; the two agree whenever nothing is clipped.
+ *
+ * <p>The schedule may end at a positive σ instead of 0: diffusers' DDIM with {@code
+ * set_alpha_to_one = false} takes its last step to ᾱ<sub>0</sub> (σ<sub>min</sub>), and the
+ * result is then the sample at that level.
  *
  * <p>Fresh noise comes only from {@link SamplingContext#noiseLike}. Immutable and thread-safe.
  */
@@ -52,7 +57,7 @@ public final class DdimSampler implements Sampler {
 
     @Override
     public NDArray sample(Denoiser denoiser, NDArray x, float[] sigmas, SamplingContext ctx) {
-        int steps = SamplerSupport.checkSigmas(sigmas);
+        int steps = SamplerSupport.checkSigmas(sigmas, true);
         NDArray cur = x;
         try {
             for (int i = 0; i < steps; i++) {
@@ -82,6 +87,17 @@ public final class DdimSampler implements Sampler {
             SamplerSupport.release(cur, x);
             throw e;
         }
+    }
+
+    /**
+     * The diffusers class this sampler matches: its default
+     * spacing, timestep rule and initial noise apply.
+     *
+     * @return {@code "DDIMScheduler"}
+     */
+    @Override
+    public Optional<String> diffusersScheduler() {
+        return Optional.of("DDIMScheduler");
     }
 
     @Override

@@ -7,6 +7,7 @@ import dev.jdiffusion.api.Sampler;
 import dev.jdiffusion.api.SamplerOptions;
 import dev.jdiffusion.api.SamplerProvider;
 import dev.jdiffusion.api.SamplingContext;
+import java.util.Optional;
 
 /**
  * Ancestral sampling from the DDPM posterior q(x<sub>s</sub> | x<sub>t</sub>, x̂₀) (Ho et al.
@@ -81,6 +82,17 @@ public final class DdpmSampler implements Sampler {
             SamplerSupport.release(cur, x);
             throw e;
         }
+    }
+
+    /**
+     * The diffusers class this sampler matches: its default
+     * spacing, timestep rule and initial noise apply.
+     *
+     * @return {@code "DDPMScheduler"}
+     */
+    @Override
+    public Optional<String> diffusersScheduler() {
+        return Optional.of("DDPMScheduler");
     }
 
     @Override

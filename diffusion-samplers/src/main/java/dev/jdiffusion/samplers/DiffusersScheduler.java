@@ -46,10 +46,17 @@ public final class DiffusersScheduler implements Scheduler {
     /** σ per training timestep, ascending in t. */
     private final double[] trainSigmas;
     private final double[] logSigmas;
-    private final Flavour flavour;
+    /** Classes whose final step goes to {@code final_alpha_cumprod} ({@code set_alpha_to_one}). */
+    private static final Set<String> FINAL_ALPHA = Set.of("ddimscheduler", "pndmscheduler",
+            "ddimparallelscheduler", "lcmscheduler", "tcdscheduler");
 
-    private DiffusersScheduler(SchedulerConfig config) {
+    private final Flavour flavour;
+    /** Whether {@code timestep_spacing} was given, rather than a class default. */
+    private final boolean spacingGiven;
+
+    private DiffusersScheduler(SchedulerConfig config, boolean spacingGiven) {
         this.config = Objects.requireNonNull(config, "config");
+        this.spacingGiven = spacingGiven;
         NoiseSchedule s = config.trainedBetas() != null
                 ? NoiseSchedule.ofBetas(config.trainedBetas())
                 : NoiseSchedule.named(config.betaSchedule(), config.numTrainTimesteps(),
@@ -94,7 +101,80 @@ public final class DiffusersScheduler implements Scheduler {
      * @throws IllegalArgumentException if the β table derived from the configuration is invalid
      */
     public static DiffusersScheduler of(SchedulerConfig config) {
-        return new DiffusersScheduler(config);
+        return new DiffusersScheduler(config, true);
+    }
+
+    /**
+     * Builds the scheduler of a configuration read from a file that may omit {@code
+     * timestep_spacing}.
+     *
+     * @param config the configuration, with the class default filled in where the file names
+     *     no spacing
+     * @param spacingGiven whether the file named a spacing; if not, {@link #forSampler} replaces
+     *     it with the default of the sampler's class
+     * @return the scheduler
+     */
+    static DiffusersScheduler of(SchedulerConfig config, boolean spacingGiven) {
+        return new DiffusersScheduler(config, spacingGiven);
+    }
+
+    /**
+     * Whether the timestep spacing is the configuration's own (or a request's) rather than the
+     * default of the configuration's class.
+     *
+     * @return {@code false} if the scheduler config omitted {@code timestep_spacing}
+     */
+    public boolean spacingGiven() {
+        return spacingGiven;
+    }
+
+    /**
+     * This schedule as diffusers' {@code from_config} of another scheduler class builds it from
+     * the same configuration: that class's timestep formulas, initial noise and final noise
+     * level, and, if the configuration names no {@code timestep_spacing}, that class's default
+     * spacing ({@code leading} for DDIM/DDPM/PNDM-style classes, {@code linspace} for the
+     * others). An explicit spacing is kept.
+     *
+     * @param diffusersClass the class, for example {@code "DPMSolverMultistepScheduler"}
+     * @return the schedule (this one if nothing changes)
+     */
+    public DiffusersScheduler forSampler(String diffusersClass) {
+        Objects.requireNonNull(diffusersClass, "diffusersClass");
+        SchedulerConfig.Builder b = config.toBuilder().className(diffusersClass);
+        if (!spacingGiven) {
+            b.timestepSpacing(Schedulers.defaultSpacing(diffusersClass));
+        }
+        SchedulerConfig c = b.build();
+        return c.equals(config) ? this : new DiffusersScheduler(c, spacingGiven);
+    }
+
+    /**
+     * The scale of the initial noise of a text-to-image run that starts at {@code firstSigma},
+     * in σ form, as diffusers' {@code init_noise_sigma} of this configuration's class sets it:
+     * DDIM/DDPM/PNDM-style classes and the DPM-Solver family start from unit noise in the
+     * variance-preserving form, which is √(σ₀² + 1) in σ form; Euler-style classes start at σ₀
+     * with {@code linspace} or {@code trailing} spacing and at √(σ₀² + 1) otherwise.
+     *
+     * @param firstSigma σ₀, the first noise level of the run
+     * @return the factor of the unit Gaussian noise
+     */
+    public float initNoiseSigma(float firstSigma) {
+        TimestepSpacing s = config.timestepSpacing();
+        if (flavour == Flavour.EULER
+                && (s == TimestepSpacing.LINSPACE || s == TimestepSpacing.TRAILING)) {
+            return firstSigma;
+        }
+        return (float) Math.sqrt((double) firstSigma * firstSigma + 1);
+    }
+
+    /**
+     * The spacing a run of this schedule uses, as a request names it.
+     *
+     * @return {@code karras}, {@code exponential}, or the timestep spacing's diffusers name
+     */
+    public String spacingName() {
+        return config.useKarrasSigmas() ? "karras" : config.useExponentialSigmas()
+                ? "exponential" : config.timestepSpacing().diffusersName();
     }
 
     /**
@@ -139,7 +219,8 @@ public final class DiffusersScheduler implements Scheduler {
                         + "'; supported: leading, linspace, trailing, karras, exponential");
         }
         SchedulerConfig c = b.build();
-        return c.equals(config) ? this : new DiffusersScheduler(c);
+        boolean given = spacingGiven || !s.equals("karras") && !s.equals("exponential");
+        return c.equals(config) && given == spacingGiven ? this : new DiffusersScheduler(c, given);
     }
 
     /**
@@ -189,14 +270,16 @@ public final class DiffusersScheduler implements Scheduler {
 
     /**
      * The noise level at which diffusers' scheduler of this configuration stops: σ<sub>min</sub>
-     * if {@code final_sigmas_type} is {@code sigma_min} or a DDIM/PNDM-style class has {@code
-     * set_alpha_to_one = false}, otherwise 0. {@link #sigmas(int)} itself always ends with 0.
+     * if {@code final_sigmas_type} is {@code sigma_min} or a class with {@code
+     * final_alpha_cumprod} (DDIM, PNDM, LCM, TCD; not DDPM) has {@code set_alpha_to_one =
+     * false}, otherwise 0. {@link #sigmas(int)} itself always ends with 0.
      *
      * @return the final noise level of diffusers' loop
      */
     public float finalSigma() {
         boolean sigmaMinFinal = config.finalSigmasType().equals("sigma_min")
-                || (flavour == Flavour.DDIM && !config.setAlphaToOne());
+                || (FINAL_ALPHA.contains(config.className().toLowerCase(Locale.ROOT))
+                        && !config.setAlphaToOne());
         return sigmaMinFinal ? sigmaMin() : 0f;
     }
 

@@ -7,6 +7,7 @@ import dev.jdiffusion.api.Sampler;
 import dev.jdiffusion.api.SamplerOptions;
 import dev.jdiffusion.api.SamplerProvider;
 import dev.jdiffusion.api.SamplingContext;
+import java.util.Optional;
 
 /**
  * DPM-Solver++(2M) (Lu et al. 2022), the second-order multistep exponential integrator in
@@ -78,6 +79,17 @@ public final class DpmPp2mSampler implements Sampler {
                 oldDenoised.close();
             }
         }
+    }
+
+    /**
+     * The diffusers class this sampler matches: its default
+     * spacing, timestep rule and initial noise apply.
+     *
+     * @return {@code "DPMSolverMultistepScheduler"}
+     */
+    @Override
+    public Optional<String> diffusersScheduler() {
+        return Optional.of("DPMSolverMultistepScheduler");
     }
 
     @Override

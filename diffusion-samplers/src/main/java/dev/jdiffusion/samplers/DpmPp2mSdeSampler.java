@@ -7,6 +7,7 @@ import dev.jdiffusion.api.Sampler;
 import dev.jdiffusion.api.SamplerOptions;
 import dev.jdiffusion.api.SamplerProvider;
 import dev.jdiffusion.api.SamplingContext;
+import java.util.Optional;
 
 /**
  * SDE-DPM-Solver++(2M) (Lu et al. 2022; k-diffusion's {@code sample_dpmpp_2m_sde}, midpoint
@@ -104,6 +105,17 @@ public final class DpmPp2mSdeSampler implements Sampler {
                 oldDenoised.close();
             }
         }
+    }
+
+    /**
+     * The diffusers class this sampler matches (with {@code algorithm_type sde-dpmsolver++}):
+     * its default spacing, timestep rule and initial noise apply.
+     *
+     * @return {@code "DPMSolverMultistepScheduler"}
+     */
+    @Override
+    public Optional<String> diffusersScheduler() {
+        return Optional.of("DPMSolverMultistepScheduler");
     }
 
     @Override

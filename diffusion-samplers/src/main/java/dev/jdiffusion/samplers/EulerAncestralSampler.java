@@ -7,6 +7,7 @@ import dev.jdiffusion.api.Sampler;
 import dev.jdiffusion.api.SamplerOptions;
 import dev.jdiffusion.api.SamplerProvider;
 import dev.jdiffusion.api.SamplingContext;
+import java.util.Optional;
 
 /**
  * Ancestral Euler sampling (k-diffusion's {@code sample_euler_ancestral}): each step splits the
@@ -81,6 +82,17 @@ public final class EulerAncestralSampler implements Sampler {
             SamplerSupport.release(cur, x);
             throw e;
         }
+    }
+
+    /**
+     * The diffusers class this sampler matches: its default
+     * spacing, timestep rule and initial noise apply.
+     *
+     * @return {@code "EulerAncestralDiscreteScheduler"}
+     */
+    @Override
+    public Optional<String> diffusersScheduler() {
+        return Optional.of("EulerAncestralDiscreteScheduler");
     }
 
     @Override

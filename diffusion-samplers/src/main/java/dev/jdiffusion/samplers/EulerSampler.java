@@ -7,6 +7,7 @@ import dev.jdiffusion.api.Sampler;
 import dev.jdiffusion.api.SamplerOptions;
 import dev.jdiffusion.api.SamplerProvider;
 import dev.jdiffusion.api.SamplingContext;
+import java.util.Optional;
 
 /**
  * Euler's method on the probability-flow ODE dx/dσ = (x − D(x, σ))/σ (Karras et al. 2022,
@@ -91,6 +92,17 @@ public final class EulerSampler implements Sampler {
             SamplerSupport.release(cur, x);
             throw e;
         }
+    }
+
+    /**
+     * The diffusers class this sampler matches: its default
+     * spacing, timestep rule and initial noise apply.
+     *
+     * @return {@code "EulerDiscreteScheduler"}
+     */
+    @Override
+    public Optional<String> diffusersScheduler() {
+        return Optional.of("EulerDiscreteScheduler");
     }
 
     @Override

@@ -7,6 +7,7 @@ import dev.jdiffusion.api.Sampler;
 import dev.jdiffusion.api.SamplerOptions;
 import dev.jdiffusion.api.SamplerProvider;
 import dev.jdiffusion.api.SamplingContext;
+import java.util.Optional;
 
 /**
  * Heun's second-order method on the probability-flow ODE (Karras et al. 2022, algorithm 2): an
@@ -99,6 +100,17 @@ public final class HeunSampler implements Sampler {
             SamplerSupport.release(cur, x);
             throw e;
         }
+    }
+
+    /**
+     * The diffusers class this sampler matches: its default
+     * spacing, timestep rule and initial noise apply.
+     *
+     * @return {@code "HeunDiscreteScheduler"}
+     */
+    @Override
+    public Optional<String> diffusersScheduler() {
+        return Optional.of("HeunDiscreteScheduler");
     }
 
     @Override

@@ -10,6 +10,7 @@ import dev.jdiffusion.api.SamplingContext;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Iterator;
+import java.util.Optional;
 
 /**
  * The linear multistep method (k-diffusion's {@code sample_lms}, diffusers' {@code
@@ -120,6 +121,17 @@ public final class LmsSampler implements Sampler {
             sum += GL_WEIGHTS[q] * prod;
         }
         return half * sum;
+    }
+
+    /**
+     * The diffusers class this sampler matches: its default
+     * spacing, timestep rule and initial noise apply.
+     *
+     * @return {@code "LMSDiscreteScheduler"}
+     */
+    @Override
+    public Optional<String> diffusersScheduler() {
+        return Optional.of("LMSDiscreteScheduler");
     }
 
     @Override

@@ -15,6 +15,17 @@ final class SamplerSupport {
      * @return the number of steps
      */
     static int checkSigmas(float[] sigmas) {
+        return checkSigmas(sigmas, false);
+    }
+
+    /**
+     * Validates a noise schedule like {@link #checkSigmas(float[])}, optionally also accepting a
+     * positive last level at which the run stops (DDIM with diffusers' {@code set_alpha_to_one =
+     * false}).
+     *
+     * @return the number of steps
+     */
+    static int checkSigmas(float[] sigmas, boolean positiveEnd) {
         Objects.requireNonNull(sigmas, "sigmas");
         if (sigmas.length < 2) {
             throw new IllegalArgumentException("sigmas needs at least 2 entries (one step from"
@@ -31,7 +42,7 @@ final class SamplerSupport {
                         + sigmas[i - 1]);
             }
         }
-        if (sigmas[sigmas.length - 1] != 0f) {
+        if (!positiveEnd && sigmas[sigmas.length - 1] != 0f) {
             throw new IllegalArgumentException("sigmas must end with 0 (got "
                     + sigmas[sigmas.length - 1] + "); append 0 to the schedule");
         }

@@ -112,7 +112,22 @@ public final class Schedulers {
      * @throws IllegalArgumentException if the node is not an object or a value is invalid
      */
     public static DiffusersScheduler fromDiffusersConfig(JsonNode node) {
-        return DiffusersScheduler.of(configFrom(node));
+        SchedulerConfig config = configFrom(node);
+        JsonNode spacing = node.get("timestep_spacing");
+        return DiffusersScheduler.of(config, spacing != null && !spacing.isNull());
+    }
+
+    /**
+     * The {@code timestep_spacing} a diffusers scheduler class uses when its configuration names
+     * none: {@code leading} for DDIM, DDPM, PNDM, LCM and TCD-style classes, {@code linspace} for
+     * all others (Euler, Heun, LMS, the DPM-Solver family ...).
+     *
+     * @param className the class name, case-insensitive; empty for unknown
+     * @return the default spacing
+     */
+    public static TimestepSpacing defaultSpacing(String className) {
+        return LEADING_DEFAULT.contains(className.toLowerCase(Locale.ROOT))
+                ? TimestepSpacing.LEADING : TimestepSpacing.LINSPACE;
     }
 
     /**
@@ -136,7 +151,7 @@ public final class Schedulers {
         b.trainedBetas(f.doubles("trained_betas"));
         b.rescaleBetasZeroSnr(f.bool("rescale_betas_zero_snr", false));
         b.timestepSpacing(TimestepSpacing.parse(f.string("timestep_spacing",
-                LEADING_DEFAULT.contains(clsKey) ? "leading" : "linspace")));
+                defaultSpacing(cls).diffusersName())));
         b.stepsOffset(f.integer("steps_offset", 0));
         b.predictionType(PredictionType.parse(f.string("prediction_type", "epsilon")));
         b.clipSample(f.bool("clip_sample", CLIP_DEFAULT.contains(clsKey)),

@@ -187,7 +187,8 @@ public final class DiffusionPipeline implements Pipeline {
     /** Everything a request resolves to before native work starts. */
     private record Plan(GenerationRequest request, int width, int height, long[] seeds,
             Sampler sampler, String samplerName, DiffusersScheduler schedule, float[] sigmas,
-            float[] timesteps, int startIndex, boolean guided) {}
+            float[] timesteps, int startIndex, boolean guided, float initSigma,
+            float finalSigma) {}
 
     private Plan plan(GenerationRequest r) {
         String samplerName = r.sampler() != null ? r.sampler() : options.defaultSampler();
@@ -227,10 +228,18 @@ public final class DiffusionPipeline implements Pipeline {
             labels.classOf(r.prompt());
             labels.classOf(r.negativePrompt());
         }
-        DiffusersScheduler schedule = r.spacing() == null ? scheduler
-                : scheduler.withSpacing(r.spacing());
+        // The sampler's diffusers class decides the spacing a config leaves open, the timestep
+        // rule, the initial noise and where the run stops; a request's spacing wins.
+        DiffusersScheduler schedule = sampler.diffusersScheduler().map(scheduler::forSampler)
+                .orElse(scheduler);
+        if (r.spacing() != null) {
+            schedule = schedule.withSpacing(r.spacing());
+        }
         float[] sigmas = schedule.sigmas(r.steps());
         float[] timesteps = schedule.timesteps(r.steps());
+        boolean asDiffusers = sampler.diffusersScheduler().isPresent();
+        float initSigma = asDiffusers ? schedule.initNoiseSigma(sigmas[0]) : sigmas[0];
+        float finalSigma = asDiffusers ? schedule.finalSigma() : 0f;
         int startIndex = 0;
         if (r.initImage() != null) {
             // diffusers: init_timestep = min(int(steps * strength), steps); t_start = steps - it.
@@ -240,11 +249,12 @@ public final class DiffusionPipeline implements Pipeline {
         long base = r.seed().isPresent() ? r.seed().getAsLong() : SEEDS.nextLong() >>> 1;
         long[] seeds = new long[r.numImages()];
         for (int i = 0; i < seeds.length; i++) {
-            seeds[i] = base + i;
+            seeds[i] = r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR ? base
+                    : base + i;
         }
         boolean guided = conditioner != null && r.guidanceScale() > 1;
         return new Plan(r, width, height, seeds, sampler, samplerName, schedule, sigmas,
-                timesteps, startIndex, guided);
+                timesteps, startIndex, guided, initSigma, finalSigma);
     }
 
     private void run(Plan p, NDManager rm, List<GeneratedImage> images,
@@ -269,9 +279,20 @@ public final class DiffusionPipeline implements Pipeline {
             }
         }
 
-        BatchNoise noise = new BatchNoise(p.seeds());
+        BatchNoise noise = r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR
+                ? BatchNoise.shared(p.seeds()[0], n) : new BatchNoise(p.seeds());
         NDArray initNoise = noise.randn(rm, latentShape);
         float[] sigmas = Arrays.copyOfRange(p.sigmas(), p.startIndex(), p.sigmas().length);
+        if (p.finalSigma() > 0 && sigmas.length > 1) {
+            // Stop where diffusers' scheduler stops (final_alpha_cumprod); a last step to the
+            // same level would change nothing.
+            int last = sigmas.length - 1;
+            if (p.finalSigma() < sigmas[last - 1]) {
+                sigmas[last] = p.finalSigma();
+            } else {
+                sigmas = Arrays.copyOf(sigmas, last);
+            }
+        }
 
         NDArray initLatents = null;
         NDArray mask = null;
@@ -289,7 +310,7 @@ public final class DiffusionPipeline implements Pipeline {
             }
         }
 
-        NDArray x = initNoise.mul(sigmas[0]);
+        NDArray x = initNoise.mul(initLatents == null ? p.initSigma() : sigmas[0]);
         if (initLatents != null && sigmas[0] > 0) {
             x = x.add(initLatents);
         } else if (initLatents != null) {
@@ -309,6 +330,10 @@ public final class DiffusionPipeline implements Pipeline {
             SamplingContext ctx = SamplingContext.of(noise, listener);
             latents = p.sampler().sample(denoiser, x, sigmas, ctx);
         }
+        float end = sigmas[sigmas.length - 1];
+        if (end > 0) {
+            latents = latents.mul((float) (1 / Math.sqrt((double) end * end + 1))); // VP sample
+        }
         NDArray pixels = codec.decode(latents);
         if (mask != null && r.mask() != null) {
             // Paste the exact init pixels back outside the mask.
@@ -319,7 +344,11 @@ public final class DiffusionPipeline implements Pipeline {
         for (int i = 0; i < n; i++) {
             String params = ParametersText.format(r.prompt(), r.negativePrompt(), r.steps(),
                     p.samplerName(), r.guidanceScale(), p.seeds()[i], p.width(), p.height(),
-                    modelName, r.initImage() != null ? r.strength() : null, r.spacing());
+                    modelName, r.initImage() != null ? r.strength() : null,
+                    p.schedule().spacingName());
+            if (r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR && n > 1) {
+                params += ", Batch size: " + n + ", Batch pos: " + i;
+            }
             images.add(ImageTensors.toImage(pixels, i, p.seeds()[i],
                     Map.of(GeneratedImage.PARAMETERS_KEY, params)));
         }

@@ -15,6 +15,7 @@ import dev.jdiffusion.djl.weights.LdmKeys;
 import dev.jdiffusion.djl.weights.PickleGuard;
 import dev.jdiffusion.djl.weights.SingleFileCheckpoint;
 import dev.jdiffusion.examples.DefaultModel;
+import dev.jdiffusion.samplers.DiffusersScheduler;
 import dev.jdiffusion.samplers.SchedulerConfig;
 import dev.jdiffusion.samplers.Schedulers;
 import java.io.IOException;
@@ -124,12 +125,15 @@ final class InfoCommand implements Callable<Integer> {
         Path tokDir = component(dir, index, "tokenizer");
         Path schedDir = component(dir, index, "scheduler");
         SchedulerConfig scheduler = null;
+        boolean spacingGiven = true;
         if (schedDir != null) {
             Path f = schedDir.resolve("scheduler_config.json");
             if (!Files.isRegularFile(f)) {
                 throw new ModelLoadException("scheduler config not found: " + f);
             }
-            scheduler = Schedulers.fromDiffusersConfig(f).config();
+            DiffusersScheduler read = Schedulers.fromDiffusersConfig(f);
+            scheduler = read.config();
+            spacingGiven = read.spacingGiven();
         }
 
         line("model", settings.path("name").asText(dir.getFileName().toString()));
@@ -177,6 +181,10 @@ final class InfoCommand implements Callable<Integer> {
         line("conditioning", conditioning(text, unet, settings));
         if (scheduler != null) {
             line("scheduler", scheduler(scheduler));
+            if (!spacingGiven) {
+                line("spacing", "not in scheduler_config.json: each sampler uses the default of"
+                        + " its diffusers class (" + samplerSpacings(scheduler) + ")");
+            }
         }
         List<String> defaults = new ArrayList<>();
         if (settings.has("default_guidance")) {
@@ -210,6 +218,18 @@ final class InfoCommand implements Callable<Integer> {
                     : String.join(", ", labels));
         }
         return "unconditional (no prompt)";
+    }
+
+    /** "ddim: leading, euler: linspace, ..." for the installed samplers. */
+    private static String samplerSpacings(SchedulerConfig s) {
+        List<String> out = new ArrayList<>();
+        for (String name : dev.jdiffusion.api.Samplers.names()) {
+            String spacing = dev.jdiffusion.api.Samplers.create(name).diffusersScheduler()
+                    .map(c -> Schedulers.defaultSpacing(c).diffusersName())
+                    .orElse(s.timestepSpacing().diffusersName());
+            out.add(name + ": " + spacing);
+        }
+        return String.join(", ", out);
     }
 
     private static String scheduler(SchedulerConfig s) {
