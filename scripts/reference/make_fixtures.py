@@ -14,9 +14,9 @@ diffusion-djl/src/test/resources/reference/. To regenerate them:
   apt-get update && apt-get install -y python3-torch python3-filelock python3-regex \
       python3-requests python3-importlib-metadata python3-pil python3-numpy python3-yaml \
       python3-tqdm python3-packaging
-  # diffusers v0.27.2 and huggingface_hub v0.22.2 sources (pure Python), e.g.
-  git clone --depth 1 -b v0.27.2 https://github.com/huggingface/diffusers /tmp/ref/diffusers
-  git clone --depth 1 -b v0.22.2 https://github.com/huggingface/huggingface_hub /tmp/ref/hub
+  # diffusers v0.27.2 and huggingface_hub v0.22.2 sources (pure Python): check out the
+  # repositories huggingface/diffusers at tag v0.27.2 into /tmp/ref/diffusers and
+  # huggingface/huggingface_hub at tag v0.22.2 into /tmp/ref/hub
   PYTHONPATH=scripts/reference:/tmp/ref/diffusers/src:/tmp/ref/hub/src \
       /usr/bin/python3 scripts/reference/make_fixtures.py diffusion-djl/src/test/resources/reference
 
