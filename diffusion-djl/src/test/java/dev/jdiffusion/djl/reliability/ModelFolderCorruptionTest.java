@@ -530,10 +530,10 @@ class ModelFolderCorruptionTest {
         // A link that stays inside the folder is fine (here: the same content elsewhere).
         LoadOutcome o = load(d -> {
             try {
-                Path inside = Files.createDirectories(d.resolve("shared-files"));
+                Path inside = Files.createDirectories(d.resolve("common-files"));
                 Files.move(d.resolve("unet/config.json"), inside.resolve("unet-config.json"));
                 Files.createSymbolicLink(d.resolve("unet/config.json"),
-                        Path.of("../shared-files/unet-config.json"));
+                        Path.of("../common-files/unet-config.json"));
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
