@@ -14,6 +14,8 @@
 # Overrides (environment), mostly to rehearse on a machine without GPU or Python torch:
 #   TORCH_LIB, TORCH_VERSION, TORCH_FLAVOR, TORCH_CMAKE, TORCH_ABI  skip the Python probe
 #   JNI_SO=path       use this libdjl_torch.so (plain or .gz) instead of building one
+#   JNI_GXX=1         build with plain g++ at once (otherwise only if cmake's configure fails);
+#                     TORCH_INCLUDE overrides <torch>/include
 #   PT_VERSION=...    passed to cmake (DJL's build.sh uses V1_13_X for torch 1.13..2.1)
 #   JNI_ONLY=1        stop after building the JNI (JNI_BUILD_TIMEOUT: seconds, 330)
 #   DEVICE=gpu:0      the --device of the GPU runs (cpu for a rehearsal)
@@ -40,6 +42,7 @@ probe_torch() {
     if [[ -n "${TORCH_LIB:-}" ]]; then
         echo "torch from the environment: TORCH_LIB=$TORCH_LIB TORCH_VERSION=${TORCH_VERSION:-?}"
         TORCH_FLAVOR="${TORCH_FLAVOR:-cpu}"; TORCH_ABI="${TORCH_ABI:-1}"; CUDART="${CUDART:-}"
+        TORCH_CMAKE="${TORCH_CMAKE:-}"
         done_phase ok "from environment, flavor $TORCH_FLAVOR"
         return
     fi
@@ -111,22 +114,55 @@ build_jni() {
     fi
     rm -rf "$bld"
     echo "cmake ${args[*]}"
-    if ! timeout 150 cmake "${args[@]}" > "$OUT/jni-build.log" 2>&1; then
+    if [[ "${JNI_GXX:-0}" == 1 ]]; then
+        echo "JNI_GXX=1: skipping cmake" > "$OUT/jni-build.log"
+        build_jni_gxx "$src" "$bld" || return 1
+    elif ! timeout 150 cmake "${args[@]}" > "$OUT/jni-build.log" 2>&1; then
         tail -40 "$OUT/jni-build.log"
-        done_phase FAIL "cmake configure failed (see jni-build.log)"
-        return 1
+        summary "jni-cmake   FAIL cmake configure failed (see jni-build.log); trying plain g++"
+        build_jni_gxx "$src" "$bld" || return 1
+    else
+        grep -iE 'warning|error|torch|cuda' "$OUT/jni-build.log" | head -20
+        if ! timeout "${JNI_BUILD_TIMEOUT:-330}" cmake --build "$bld" -j "$(nproc)" >> "$OUT/jni-build.log" 2>&1; then
+            grep -E 'error|Error' "$OUT/jni-build.log" | head -40
+            done_phase FAIL "compile/link failed (first errors above; all in jni-build.log)"
+            return 1
+        fi
+        JNI_BUILT="$bld/libdjl_torch.so"
     fi
-    grep -iE 'warning|error|torch|cuda' "$OUT/jni-build.log" | head -20
-    if ! timeout "${JNI_BUILD_TIMEOUT:-330}" cmake --build "$bld" -j "$(nproc)" >> "$OUT/jni-build.log" 2>&1; then
-        grep -E 'error|Error' "$OUT/jni-build.log" | head -40
-        done_phase FAIL "compile/link failed (first errors above; all in jni-build.log)"
-        return 1
-    fi
-    JNI_BUILT="$bld/libdjl_torch.so"
     readelf -d "$JNI_BUILT" | grep -E 'NEEDED|RPATH|RUNPATH'
     LD_LIBRARY_PATH="$TORCH_LIB" ldd "$JNI_BUILT" | grep 'not found'
     gzip -9 -c "$JNI_BUILT" > "$OUT/libdjl_torch.so.gz"
     done_phase ok "$(du -h "$JNI_BUILT" | cut -f1) libdjl_torch.so, sha256 $(sha256sum "$JNI_BUILT" | cut -c1-16)"
+}
+
+# build_jni_gxx SRC BUILD: the same sources compiled with g++ directly, without torch's cmake
+# config (whose CUDA detection is the likeliest thing to fail) and without USE_CUDA, which only
+# adds torchCudaEmptyCache and a side stream for TorchScript modules; CUDA tensors still work
+# since DJL loads libtorch_cuda.so, which registers the CUDA kernels. TORCH_INCLUDE overrides
+# <torch>/include.
+build_jni_gxx() {
+    local src="$1" bld="$2" inc="${TORCH_INCLUDE:-$(dirname "$TORCH_LIB")/include}"
+    rm -rf "$bld"; mkdir -p "$bld"
+    local flags=(-O2 -fPIC -std=c++17 "-D_GLIBCXX_USE_CXX11_ABI=$TORCH_ABI" -I"$inc"
+        -I"$inc/torch/csrc/api/include" -I"$CARRY/jni-include" -I"$src/build/include"
+        -I"$CARRY/jni-src/api/src/main/native")
+    [[ -n "${PT_VERSION:-}" ]] && flags+=(-D"$PT_VERSION")
+    echo "g++ ${flags[*]}" | tee -a "$OUT/jni-build.log"
+    if ! ls "$src"/src/main/native/*.cc | timeout "${JNI_BUILD_TIMEOUT:-330}" xargs -P "$(nproc)" -I{} \
+            sh -c 'g++ "$@" -c "{}" -o "'"$bld"'/$(basename "{}" .cc).o"' _ "${flags[@]}" >> "$OUT/jni-build.log" 2>&1; then
+        grep -E 'error' "$OUT/jni-build.log" | head -40
+        done_phase FAIL "g++ compile failed (first errors above; all in jni-build.log)"
+        return 1
+    fi
+    local libs=(-ltorch -ltorch_cpu -lc10)
+    if ! g++ -shared -o "$bld/libdjl_torch.so" "$bld"/*.o -L"$TORCH_LIB" "${libs[@]}" \
+            -Wl,-rpath,'$ORIGIN' >> "$OUT/jni-build.log" 2>&1; then
+        tail -20 "$OUT/jni-build.log"
+        done_phase FAIL "g++ link failed (see jni-build.log)"
+        return 1
+    fi
+    JNI_BUILT="$bld/libdjl_torch.so"
 }
 
 place_jni() {
