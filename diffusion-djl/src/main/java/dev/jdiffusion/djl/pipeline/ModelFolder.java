@@ -146,11 +146,7 @@ final class ModelFolder {
             for (String f : TOKENIZER_FILES) {
                 Path file = tokDir.resolve(f);
                 if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
-                    requireInside(dir, file);
-                    if (!Files.isRegularFile(file)) { // a FIFO would block the read for ever
-                        throw new ModelLoadException("tokenizer file " + file
-                                + " is not a regular file");
-                    }
+                    requireInside(dir, file); // ClipTokenizer.load refuses non-regular files
                 }
             }
             ClipTokenizer tokenizer = ClipTokenizer.load(tokDir);

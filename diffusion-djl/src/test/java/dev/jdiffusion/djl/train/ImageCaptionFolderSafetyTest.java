@@ -2,8 +2,8 @@ package dev.jdiffusion.djl.train;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.jdiffusion.djl.testing.Fifos;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -34,15 +34,10 @@ class ImageCaptionFolderSafetyTest {
         ImageIO.write(new BufferedImage(8, 8, BufferedImage.TYPE_INT_RGB), "png", file.toFile());
     }
 
-    /** Makes a FIFO with {@code mkfifo}; skips the test where that is not possible. */
-    static void mkfifo(Path path) throws IOException, InterruptedException {
-        int code;
-        try {
-            code = new ProcessBuilder("mkfifo", path.toString()).inheritIO().start().waitFor();
-        } catch (IOException e) {
-            code = -1;
-        }
-        assumeTrue(code == 0 && Files.exists(path), "mkfifo is not available here");
+    /** Makes a FIFO; skips the test where {@code mkfifo} cannot run. */
+    private static void mkfifo(Path path) throws IOException {
+        Fifos.requireMkfifo();
+        Fifos.mkfifo(path);
     }
 
     @Test

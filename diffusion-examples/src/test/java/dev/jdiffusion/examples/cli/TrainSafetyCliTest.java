@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.jdiffusion.api.GeneratedImage;
+import dev.jdiffusion.djl.testing.Fifos;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -143,14 +144,8 @@ class TrainSafetyCliTest {
     void fifoCaptionFailsInsteadOfBlocking() throws Exception {
         Path data = data();
         Files.delete(data.resolve("e2.txt"));
-        int code;
-        try {
-            code = new ProcessBuilder("mkfifo", data.resolve("e2.txt").toString()).inheritIO()
-                    .start().waitFor();
-        } catch (IOException e) {
-            code = -1;
-        }
-        assumeTrue(code == 0, "mkfifo is not available here");
+        Fifos.requireMkfifo();
+        Fifos.mkfifo(data.resolve("e2.txt"));
         CliTest.Run r = train(data, tmp.resolve("work"), tmp.resolve("model"));
         assertEquals(1, r.code(), r.err());
         assertTrue(r.err().contains("e2.txt") && r.err().contains("not a regular file"),
