@@ -1,6 +1,7 @@
 package dev.jdiffusion.djl.text;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.jdiffusion.api.internal.AtomicFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -288,18 +289,41 @@ public final class BpeTrainer {
          * #version: 0.2}, then one merge per line) into a folder, creating it if needed; {@link
          * ClipTokenizer#load(Path)} and transformers' {@code CLIPTokenizer} read them.
          *
+         * <p>Both files are written completely to temporary siblings first and then renamed
+         * into place, merges before vocabulary: a failure leaves no partly written file, and an
+         * existing vocabulary is not replaced unless its merges were.
+         *
          * @param folder the tokenizer folder
          * @throws IOException if writing fails
          */
         public void write(Path folder) throws IOException {
-            Files.createDirectories(folder);
-            Files.write(folder.resolve("vocab.json"),
-                    new ObjectMapper().writeValueAsBytes(vocab()));
+            Path dir = folder.toAbsolutePath();
+            Files.createDirectories(dir);
             StringBuilder sb = new StringBuilder("#version: 0.2\n");
             for (String m : merges) {
                 sb.append(m).append('\n');
             }
-            Files.writeString(folder.resolve("merges.txt"), sb, StandardCharsets.UTF_8);
+            byte[] vocabBytes = new ObjectMapper().writeValueAsBytes(vocab());
+            byte[] mergesBytes = sb.toString().getBytes(StandardCharsets.UTF_8);
+            Path vocabTmp = null;
+            Path mergesTmp = null;
+            try {
+                vocabTmp = AtomicFiles.createFile(dir, ".vocab.json.", ".tmp");
+                Files.write(vocabTmp, vocabBytes);
+                mergesTmp = AtomicFiles.createFile(dir, ".merges.txt.", ".tmp");
+                Files.write(mergesTmp, mergesBytes);
+                AtomicFiles.moveIntoPlace(mergesTmp, dir.resolve("merges.txt"));
+                mergesTmp = null;
+                AtomicFiles.moveIntoPlace(vocabTmp, dir.resolve("vocab.json"));
+                vocabTmp = null;
+            } finally {
+                if (vocabTmp != null) {
+                    Files.deleteIfExists(vocabTmp);
+                }
+                if (mergesTmp != null) {
+                    Files.deleteIfExists(mergesTmp);
+                }
+            }
         }
 
         /**

@@ -81,6 +81,27 @@ class BpeTrainerTest {
     }
 
     @Test
+    void aFailedWriteLeavesTheOldTokenizerWholeAndNoTemporaryFile(@TempDir Path dir)
+            throws IOException {
+        BpeTrainer.Vocabulary old = new BpeTrainer(600).train(List.of("red apple", "blue sky"));
+        old.write(dir);
+        String oldVocab = Files.readString(dir.resolve("vocab.json"), StandardCharsets.UTF_8);
+        // merges.txt cannot be replaced: a non-empty folder of that name
+        Files.delete(dir.resolve("merges.txt"));
+        Files.createDirectories(dir.resolve("merges.txt").resolve("x"));
+        BpeTrainer.Vocabulary other = new BpeTrainer(800).train(emojiCaptions());
+
+        assertThatThrownBy(() -> other.write(dir)).isInstanceOf(IOException.class);
+
+        assertThat(Files.readString(dir.resolve("vocab.json"), StandardCharsets.UTF_8))
+                .as("the vocabulary is not replaced when its merges were not").isEqualTo(oldVocab);
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder("vocab.json", "merges.txt");
+        }
+    }
+
+    @Test
     void writtenFilesLoadAndRoundTripEveryCaption(@TempDir Path dir) throws IOException {
         List<String> captions = emojiCaptions();
         assertThat(captions).hasSizeGreaterThan(3000);
