@@ -84,8 +84,12 @@ class ClipConditionerTest {
         try (NDManager m = NDManager.newBaseManager("PyTorch")) {
             float[] u = conditioner.unconditional(m, 2).singletonOrThrow().toFloatArray();
             float[] e = conditioner.encode(m, List.of("")).singletonOrThrow().toFloatArray();
-            assertThat(Arrays.copyOfRange(u, 0, e.length)).containsExactly(e);
-            assertThat(Arrays.copyOfRange(u, e.length, 2 * e.length)).containsExactly(e);
+            // Equal up to rounding: the engine's matrix kernels may sum in another order for
+            // a batch of two than for one (seen on an AVX-512 Xeon).
+            for (int i = 0; i < e.length; i++) {
+                assertThat(u[i]).isCloseTo(e[i], within(1e-5f));
+                assertThat(u[e.length + i]).isCloseTo(e[i], within(1e-5f));
+            }
         }
     }
 
