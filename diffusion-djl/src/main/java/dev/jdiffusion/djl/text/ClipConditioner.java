@@ -222,18 +222,18 @@ public final class ClipConditioner implements Conditioner {
         NDArray fixMask = null;
         if (fixed) {
             float[] values = new float[n * t * d];
-            boolean[] mask = new boolean[n * t];
+            boolean[] mask = new boolean[n * t * d]; // where() does not broadcast
             for (int i = 0; i < n; i++) {
                 for (PromptChunks.Fix f : batch[i].fixes()) {
                     for (int v = 0; v < f.vectors().length; v++) {
                         int pos = i * t + f.offset() + v;
                         System.arraycopy(f.vectors()[v], 0, values, pos * d, d);
-                        mask[pos] = true;
+                        java.util.Arrays.fill(mask, pos * d, (pos + 1) * d, true);
                     }
                 }
             }
             fixValues = sub.create(values, new Shape(n, t, d)).toType(type, false);
-            fixMask = sub.create(mask, new Shape(n, t, 1));
+            fixMask = sub.create(mask, new Shape(n, t, d));
         }
         NDArray z = model.encode(ps, input, clipSkip, fixValues, fixMask); // (N, T, D)
         if (!weighted) {

@@ -96,7 +96,7 @@ public final class ClipTextModel extends AbstractBlock {
      * position embeddings are added.
      *
      * @param fixValues (N, T, hidden) the replacement vectors, or {@code null} for none
-     * @param fixMask (N, T, 1) boolean, true where {@code fixValues} replaces the token's
+     * @param fixMask (N, T, hidden) boolean, true where {@code fixValues} replaces the token's
      *     embedding
      */
     NDArray encode(ParameterStore ps, NDArray inputIds, int clipSkip, NDArray fixValues,
