@@ -30,7 +30,10 @@ import java.util.List;
  * mean of its values is what it was before ({@code z *= mean(z) / mean(z·w)}, the mean taken
  * over the chunk's 77 × hidden values of each prompt; AUTOMATIC1111 takes it over the batch,
  * the same for a batch of one prompt). Prompts of different lengths in one call are padded
- * with the encoding of an empty chunk. A prompt of at most 75 tokens without weights is encoded
+ * with the encoding of an empty chunk. (Restoring the mean divides by the weighted mean, which is
+ * meaningful for trained CLIP encoders, whose final LayerNorm has a bias; an encoder whose
+ * states have mean 0 gets arbitrary scaling, in AUTOMATIC1111 as here, and an exact 0 fails
+ * with {@link IllegalStateException}.) A prompt of at most 75 tokens without weights is encoded
  * exactly as one 77-token sequence.
  *
  * <p>{@link TextualInversion} embeddings replace the token embeddings of their trigger words
@@ -246,7 +249,13 @@ public final class ClipConditioner implements Conditioner {
         NDArray weights = sub.create(w, new Shape(n, t, 1)).toType(z.getDataType(), false);
         NDArray before = meanPerPrompt(z);
         NDArray scaled = z.mul(weights);
-        return scaled.mul(before.div(meanPerPrompt(scaled)));
+        NDArray ratio = before.div(meanPerPrompt(scaled)); // (N, 1, 1)
+        if (ratio.isNaN().logicalOr(ratio.isInfinite()).any().getBoolean()) {
+            throw new IllegalStateException("cannot restore the mean of a weighted chunk: the"
+                    + " weighted hidden states have mean 0 (a text encoder whose final"
+                    + " LayerNorm has no bias?); write the prompt without weights");
+        }
+        return scaled.mul(ratio);
     }
 
     /** (N, T, D) → (N, 1, 1), the mean of each prompt's values. */
