@@ -15,11 +15,13 @@ package dev.jdiffusion.djl.text;
  */
 public final class PromptParseException extends IllegalArgumentException {
 
+    /** The serialization version. */
     private static final long serialVersionUID = 1L;
 
     /** Characters of the prompt shown on each side of the position. */
     static final int CONTEXT = 30;
 
+    /** @serial the 0-based character index of the problem */
     private final int position;
 
     PromptParseException(String prompt, int position, String problem) {
