@@ -35,6 +35,9 @@ public final class GenerationRequest {
         SHARED_GENERATOR
     }
 
+    /** The prompt syntaxes a request may ask for: {@code plain} and {@code a1111}. */
+    public static final Set<String> PROMPT_SYNTAXES = Set.of("plain", "a1111");
+
     /** The largest number of images one request may ask for. */
     public static final int MAX_IMAGES = 64;
 
@@ -61,6 +64,8 @@ public final class GenerationRequest {
     private final int previewEvery;
     private final StepListener listener;
     private final BatchNoise batchNoise;
+    private final Integer clipSkip;
+    private final String promptSyntax;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -80,6 +85,8 @@ public final class GenerationRequest {
         this.previewEvery = b.previewEvery;
         this.listener = b.listener;
         this.batchNoise = b.batchNoise;
+        this.clipSkip = b.clipSkip;
+        this.promptSyntax = b.promptSyntax;
     }
 
     /**
@@ -117,6 +124,8 @@ public final class GenerationRequest {
         b.previewEvery = previewEvery;
         b.listener = listener;
         b.batchNoise = batchNoise;
+        b.clipSkip = clipSkip;
+        b.promptSyntax = promptSyntax;
         return b;
     }
 
@@ -276,6 +285,25 @@ public final class GenerationRequest {
         return batchNoise;
     }
 
+    /**
+     * How many final text-encoder layers to skip, in diffusers' convention (0 is the last
+     * layer, 1 the penultimate; AUTOMATIC1111's "Clip skip" is this + 1).
+     *
+     * @return the clip skip, or empty for the model's own
+     */
+    public OptionalInt clipSkip() {
+        return clipSkip == null ? OptionalInt.empty() : OptionalInt.of(clipSkip);
+    }
+
+    /**
+     * How the prompts are read, one of {@link #PROMPT_SYNTAXES}.
+     *
+     * @return the syntax, or {@code null} for the model's own
+     */
+    public String promptSyntax() {
+        return promptSyntax;
+    }
+
     @Override
     public String toString() {
         return "GenerationRequest{prompt='" + prompt + "', negativePrompt='" + negativePrompt
@@ -305,6 +333,8 @@ public final class GenerationRequest {
         private int previewEvery;
         private StepListener listener = StepListener.NONE;
         private BatchNoise batchNoise = BatchNoise.PER_IMAGE_SEED;
+        private Integer clipSkip;
+        private String promptSyntax;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -499,6 +529,31 @@ public final class GenerationRequest {
         }
 
         /**
+         * Sets the clip skip.
+         *
+         * @param clipSkip final text-encoder layers to skip (0 = the last layer, diffusers'
+         *     convention; below the encoder's layer count), or {@code null} for the model's own
+         * @return this builder
+         */
+        public Builder clipSkip(Integer clipSkip) {
+            this.clipSkip = clipSkip;
+            return this;
+        }
+
+        /**
+         * Sets how the prompts are read.
+         *
+         * @param promptSyntax {@code "plain"} or {@code "a1111"}, or {@code null} for the
+         *     model's own
+         * @return this builder
+         */
+        public Builder promptSyntax(String promptSyntax) {
+            this.promptSyntax = promptSyntax == null ? null
+                    : promptSyntax.trim().toLowerCase(Locale.ROOT);
+            return this;
+        }
+
+        /**
          * Validates and builds the request.
          *
          * @return the immutable request
@@ -566,6 +621,15 @@ public final class GenerationRequest {
                         "previewEvery must be >= 0 (got " + previewEvery + ")");
             }
             Objects.requireNonNull(listener, "listener");
+            if (clipSkip != null && clipSkip < 0) {
+                throw new IllegalArgumentException("clipSkip must be >= 0 (0 = the last layer;"
+                        + " AUTOMATIC1111's Clip skip 2 is 1) (got " + clipSkip + ")");
+            }
+            if (promptSyntax != null && !PROMPT_SYNTAXES.contains(promptSyntax)) {
+                throw new IllegalArgumentException("promptSyntax must be one of "
+                        + new java.util.TreeSet<>(PROMPT_SYNTAXES) + " (got '" + promptSyntax
+                        + "')");
+            }
             return new GenerationRequest(this);
         }
 

@@ -78,6 +78,30 @@ public record ImageParameters(String prompt, String negativePrompt, Map<String, 
     }
 
     /**
+     * The clip skip of these settings in diffusers' convention, read from AUTOMATIC1111's
+     * {@code Clip skip: N} (N = 1 is the last layer, so the result is N − 1).
+     *
+     * @return the clip skip, 0 when the setting is absent
+     * @throws IllegalArgumentException if the setting is not a positive integer
+     */
+    public int clipSkip() {
+        String v = settings.get("Clip skip");
+        if (v == null) {
+            return 0;
+        }
+        try {
+            int n = Integer.parseInt(v.strip());
+            if (n >= 1) {
+                return n - 1;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("the setting 'Clip skip: " + v + "' is not a"
+                + " positive integer");
+    }
+
+    /**
      * Reads a parameters text, written by this class or by another Stable Diffusion tool.
      *
      * @param text the text of a PNG's {@value GeneratedImage#PARAMETERS_KEY} entry

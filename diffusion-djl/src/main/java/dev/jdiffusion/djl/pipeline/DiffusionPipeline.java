@@ -20,6 +20,8 @@ import dev.jdiffusion.api.SamplingContext;
 import dev.jdiffusion.api.StepEvent;
 import dev.jdiffusion.api.StepListener;
 import dev.jdiffusion.djl.nn.GradMode;
+import dev.jdiffusion.djl.text.ClipConditioner;
+import dev.jdiffusion.djl.text.TextualInversion;
 import dev.jdiffusion.samplers.DiffusersScheduler;
 import dev.jdiffusion.samplers.VpDenoiser;
 import dev.jdiffusion.samplers.VpModel;
@@ -28,7 +30,6 @@ import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -64,7 +65,8 @@ public final class DiffusionPipeline implements Pipeline {
     private final String modelName;
     private final int defaultSize;
     private final double defaultGuidance;
-    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final ReentrantReadWriteLock lock;
+    private final DiffusionPipeline root; // the loaded pipeline that owns the weights
     private volatile boolean closed;
 
     DiffusionPipeline(NDManager manager, NoiseNetwork network, Conditioner conditioner,
@@ -79,6 +81,8 @@ public final class DiffusionPipeline implements Pipeline {
         this.modelName = modelName;
         this.defaultSize = defaultSize;
         this.defaultGuidance = defaultGuidance;
+        this.lock = new ReentrantReadWriteLock();
+        this.root = this;
         if (network.outChannels() != codec.channels()) {
             throw new IllegalArgumentException("the network predicts " + network.outChannels()
                     + " channels but the " + (codec == LatentCodec.PIXELS ? "pixel space" : "VAE")
@@ -90,7 +94,8 @@ public final class DiffusionPipeline implements Pipeline {
      * Loads a model: a diffusers folder ({@code model_index.json}, {@code unet/}, and as the
      * model has them {@code vae/}, {@code text_encoder/} + {@code tokenizer/}, {@code
      * scheduler/}; optionally jdiffusion's {@code jdiffusion.json} with {@code name}, {@code
-     * labels}, {@code default_guidance}, {@code default_sampler}, {@code clip_skip}) or a
+     * labels}, {@code default_guidance}, {@code default_sampler}, {@code clip_skip}, {@code
+     * prompt_syntax} {@code "a1111"} (the default) or {@code "plain"}) or a
      * single-file Stable Diffusion 1.x {@code .safetensors} checkpoint with CLIP's tokenizer
      * files in a {@code tokenizer/} folder beside it.
      *
@@ -106,6 +111,45 @@ public final class DiffusionPipeline implements Pipeline {
     public static DiffusionPipeline load(Path model, PipelineOptions options)
             throws ModelLoadException {
         return ModelFolder.load(model, options);
+    }
+
+    /** A pipeline derived from {@code base} with another conditioner; shares the rest. */
+    private DiffusionPipeline(DiffusionPipeline base, Conditioner conditioner) {
+        this.manager = base.manager;
+        this.network = base.network;
+        this.conditioner = conditioner;
+        this.codec = base.codec;
+        this.scheduler = base.scheduler;
+        this.options = base.options;
+        this.modelName = base.modelName;
+        this.defaultSize = base.defaultSize;
+        this.defaultGuidance = base.defaultGuidance;
+        this.lock = base.lock;
+        this.root = base.root;
+    }
+
+    /**
+     * A pipeline that also knows textual-inversion embeddings: their trigger words in prompts
+     * become the embeddings' vectors. It shares every network weight with this pipeline (no
+     * copy; deriving costs only the binding of the trigger words), which stays unchanged, so
+     * both serve requests at the same time. Closing the derived pipeline releases nothing;
+     * closing the loaded pipeline it comes from closes it too.
+     *
+     * @param embeddings the embeddings, added to this pipeline's
+     * @return the derived pipeline
+     * @throws IllegalArgumentException if the model has no CLIP text encoder, an embedding's
+     *     width does not fit it, or two embeddings share a trigger word
+     * @throws IllegalStateException if this pipeline is closed
+     */
+    public DiffusionPipeline withEmbeddings(List<TextualInversion> embeddings) {
+        if (closed || root.closed) {
+            throw new IllegalStateException("the pipeline is closed");
+        }
+        if (!(conditioner instanceof ClipConditioner clip)) {
+            throw new IllegalArgumentException("textual-inversion embeddings need a model with"
+                    + " a CLIP text encoder; " + modelName + " has none");
+        }
+        return new DiffusionPipeline(this, clip.withEmbeddings(embeddings));
     }
 
     /**
@@ -167,7 +211,7 @@ public final class DiffusionPipeline implements Pipeline {
         }
         lock.readLock().lock();
         try {
-            if (closed) {
+            if (closed || root.closed) {
                 throw new IllegalStateException("the pipeline is closed");
             }
             List<GeneratedImage> images = new ArrayList<>();
@@ -188,7 +232,7 @@ public final class DiffusionPipeline implements Pipeline {
     private record Plan(GenerationRequest request, int width, int height, long[] seeds,
             Sampler sampler, String samplerName, DiffusersScheduler schedule, float[] sigmas,
             float[] timesteps, int startIndex, boolean guided, float initSigma,
-            float finalSigma) {}
+            float finalSigma, Conditioner conditioner) {}
 
     private Plan plan(GenerationRequest r) {
         String samplerName = r.sampler() != null ? r.sampler() : options.defaultSampler();
@@ -228,6 +272,8 @@ public final class DiffusionPipeline implements Pipeline {
             labels.classOf(r.prompt());
             labels.classOf(r.negativePrompt());
         }
+        Conditioner text = conditioner == null ? null
+                : TextConditioning.forRequest(conditioner, r);
         // The sampler's diffusers class decides the spacing a config leaves open, the timestep
         // rule, the initial noise and where the run stops; a request's spacing wins.
         DiffusersScheduler schedule = sampler.diffusersScheduler().map(scheduler::forSampler)
@@ -254,7 +300,7 @@ public final class DiffusionPipeline implements Pipeline {
         }
         boolean guided = conditioner != null && r.guidanceScale() > 1;
         return new Plan(r, width, height, seeds, sampler, samplerName, schedule, sigmas,
-                timesteps, startIndex, guided, initSigma, finalSigma);
+                timesteps, startIndex, guided, initSigma, finalSigma, text);
     }
 
     private void run(Plan p, NDManager rm, List<GeneratedImage> images,
@@ -266,18 +312,9 @@ public final class DiffusionPipeline implements Pipeline {
         Shape latentShape = new Shape(n, codec.channels(), h, w);
 
         // Conditioning: [uncond; cond] when guided, cond alone otherwise.
-        NDList condition = new NDList();
-        if (conditioner != null) {
-            NDList cond = conditioner.encode(rm, Collections.nCopies(n, r.prompt()));
-            if (p.guided()) {
-                NDList uncond = conditioner.encode(rm, Collections.nCopies(n, r.negativePrompt()));
-                for (int i = 0; i < cond.size(); i++) {
-                    condition.add(NDArrays.concat(new NDList(uncond.get(i), cond.get(i)), 0));
-                }
-            } else {
-                condition = cond;
-            }
-        }
+        NDList condition = p.conditioner() == null ? new NDList()
+                : TextConditioning.encode(p.conditioner(), rm, r.prompt(), r.negativePrompt(), n,
+                        p.guided());
 
         BatchNoise noise = r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR
                 ? BatchNoise.shared(p.seeds()[0], n) : new BatchNoise(p.seeds());
@@ -345,7 +382,7 @@ public final class DiffusionPipeline implements Pipeline {
             String params = ParametersText.format(r.prompt(), r.negativePrompt(), r.steps(),
                     p.samplerName(), r.guidanceScale(), p.seeds()[i], p.width(), p.height(),
                     modelName, r.initImage() != null ? r.strength() : null,
-                    p.schedule().spacingName());
+                    p.schedule().spacingName(), TextConditioning.clipSkip(p.conditioner()));
             if (r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR && n > 1) {
                 params += ", Batch size: " + n + ", Batch pos: " + i;
             }
@@ -512,6 +549,8 @@ public final class DiffusionPipeline implements Pipeline {
     /**
      * Releases the weights, after waiting for calls of {@link #generate} running on other
      * threads; later calls fail with {@link IllegalStateException}. Closing twice is harmless.
+     * A pipeline from {@link #withEmbeddings} only stops taking calls: the weights belong to
+     * the loaded pipeline, and closing that one closes every pipeline derived from it.
      *
      * @throws IllegalStateException if called from inside a {@link #generate} call on this
      *     pipeline on the same thread (for example from a {@link StepListener}), which would
@@ -525,6 +564,10 @@ public final class DiffusionPipeline implements Pipeline {
                     + " same thread (e.g. from a StepListener) and would wait for itself for"
                     + " ever; return false from the listener to cancel the run, and close the"
                     + " pipeline after generate() returns");
+        }
+        if (root != this) {
+            closed = true; // a derived pipeline: the weights belong to the loaded one
+            return;
         }
         lock.writeLock().lock();
         try {

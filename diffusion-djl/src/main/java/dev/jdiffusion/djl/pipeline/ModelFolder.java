@@ -21,6 +21,7 @@ import dev.jdiffusion.djl.text.ClipConditioner;
 import dev.jdiffusion.djl.text.ClipTextConfig;
 import dev.jdiffusion.djl.text.ClipTextModel;
 import dev.jdiffusion.djl.text.ClipTokenizer;
+import dev.jdiffusion.djl.text.PromptSyntax;
 import dev.jdiffusion.djl.weights.KeyMapping;
 import dev.jdiffusion.djl.weights.PickleGuard;
 import dev.jdiffusion.djl.weights.SingleFileCheckpoint;
@@ -157,7 +158,8 @@ final class ModelFolder {
             text = new ClipTextModel(textConfig);
             try {
                 conditioner = new ClipConditioner(tokenizer, text,
-                        settings.path("clip_skip").asInt(0));
+                        settings.path("clip_skip").asInt(0)).withSyntax(PromptSyntax.of(
+                                settings.path("prompt_syntax").asText("a1111")));
             } catch (IllegalArgumentException e) {
                 throw new ModelLoadException(dir + ": the tokenizer (" + tokDir
                         + ": vocab.json, tokenizer_config.json), the text encoder ("
@@ -236,6 +238,7 @@ final class ModelFolder {
         JsonNode guidance = s.get("default_guidance");
         JsonNode sampler = s.get("default_sampler");
         JsonNode clipSkip = s.get("clip_skip");
+        JsonNode syntax = s.get("prompt_syntax");
         if (name != null && !name.isTextual()) {
             problem = "\"name\" must be a string";
         } else if (labels != null && !(labels.isArray() && allText(labels))) {
@@ -249,6 +252,9 @@ final class ModelFolder {
         } else if (clipSkip != null && !(clipSkip.isIntegralNumber() && clipSkip.canConvertToInt()
                 && clipSkip.asInt() >= 0)) {
             problem = "\"clip_skip\" must be an integer >= 0";
+        } else if (syntax != null && !(syntax.isTextual()
+                && GenerationRequest.PROMPT_SYNTAXES.contains(syntax.asText()))) {
+            problem = "\"prompt_syntax\" must be \"plain\" or \"a1111\"";
         }
         if (problem != null) {
             throw new ModelLoadException(file + ": " + problem + " (got "

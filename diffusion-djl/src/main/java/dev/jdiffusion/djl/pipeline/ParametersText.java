@@ -23,7 +23,7 @@ final class ParametersText {
 
     static String format(String prompt, String negative, int steps, String sampler,
             double guidance, long seed, int width, int height, String model, Double strength,
-            String spacing) {
+            String spacing, int clipSkip) {
         Map<String, String> settings = new LinkedHashMap<>();
         settings.put("Steps", Integer.toString(steps));
         settings.put("Sampler", sampler);
@@ -33,6 +33,9 @@ final class ParametersText {
         settings.put("Model", model);
         if (spacing != null) {
             settings.put("Schedule", spacing);
+        }
+        if (clipSkip > 0) {
+            settings.put("Clip skip", Integer.toString(clipSkip + 1)); // AUTOMATIC1111 counts from 1
         }
         if (strength != null) {
             settings.put("Denoising strength", number(strength));

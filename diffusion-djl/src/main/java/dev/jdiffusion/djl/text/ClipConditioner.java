@@ -2,39 +2,62 @@ package dev.jdiffusion.djl.text;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import dev.jdiffusion.api.Conditioner;
+import java.util.ArrayList;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Text conditioning for Stable Diffusion: prompts → {@link ClipTokenizer} (padded/truncated to
- * 77 tokens) → {@link ClipTextModel} → embeddings (N, 77, hidden), the last hidden state or,
- * with {@code clipSkip} k &gt; 0, the output of the k-th layer from the end with the final
- * LayerNorm applied (diffusers' {@code clip_skip}). A prompt longer than the tokenizer's limit
- * is truncated and a warning is logged with the number of tokens and characters dropped and
- * the first {@value #EXCERPT_CHARS} characters of the ignored text.
+ * Text conditioning for Stable Diffusion: prompts → {@link PromptSyntax prompt syntax} →
+ * {@link ClipTokenizer} → chunks of 77 tokens → {@link ClipTextModel} → embeddings (N, 77·k,
+ * hidden), the last hidden state or, with {@code clipSkip} k &gt; 0, the output of the k-th
+ * layer from the end with the final LayerNorm applied (diffusers' {@code clip_skip}; AUTOMATIC1111
+ * calls it "Clip skip" k + 1).
+ *
+ * <p>Long prompts and weights as AUTOMATIC1111 handles them: the tokens fill chunks of 75 (the
+ * tokenizer's length less the start and end tokens), a chunk full at a comma within its last 20
+ * tokens ending at that comma, {@code BREAK} starting a new chunk; every chunk is encoded on
+ * its own and the results are joined along the sequence. Nothing is truncated; a prompt of more
+ * than {@value #MAX_CHUNKS} chunks is refused. When a chunk has weights other than 1, each
+ * token's hidden state is multiplied by its weight and the chunk is then scaled so that the
+ * mean of its values is what it was before ({@code z *= mean(z) / mean(z·w)}, the mean taken
+ * over the chunk's 77 × hidden values of each prompt; AUTOMATIC1111 takes it over the batch,
+ * the same for a batch of one prompt). Prompts of different lengths in one call are padded
+ * with the encoding of an empty chunk. (Restoring the mean divides by the weighted mean, which is
+ * meaningful for trained CLIP encoders, whose final LayerNorm has a bias; an encoder whose
+ * states have mean 0 gets arbitrary scaling, in AUTOMATIC1111 as here, and an exact 0 fails
+ * with {@link IllegalStateException}.) A prompt of at most 75 tokens without weights is encoded
+ * exactly as one 77-token sequence.
+ *
+ * <p>{@link TextualInversion} embeddings replace the token embeddings of their trigger words
+ * (see {@link #withEmbeddings}).
  *
  * <p>The result is computed on the text model's device and belongs to the caller's manager; all
- * intermediate arrays are freed before {@link #encode} returns. Thread-safe: the tokenizer and
- * the model's weights are only read.
+ * intermediate arrays are freed before {@link #encode} returns. Immutable and thread-safe: the
+ * tokenizer and the model's weights are only read; the {@code with...} methods return new
+ * conditioners that share them.
  */
 public final class ClipConditioner implements Conditioner {
 
-    private static final Logger LOG = LoggerFactory.getLogger(ClipConditioner.class);
+    /** The most chunks of 75 tokens a prompt may need (600 tokens), against hostile input. */
+    public static final int MAX_CHUNKS = 8;
 
     private final ClipTokenizer tokenizer;
     private final ClipTextModel model;
     private final int clipSkip;
+    private final PromptSyntax syntax;
+    private final List<TextualInversion> embeddings;
+    private final PromptChunks chunker;
 
     /**
-     * Joins a tokenizer and a text model.
+     * Joins a tokenizer and a text model, reading prompts in {@link PromptSyntax#A1111}.
      *
      * @param tokenizer the tokenizer; its {@link ClipTokenizer#maxLength()} must not exceed the
      *     model's positions and its ids must fit the model's vocabulary
@@ -45,6 +68,21 @@ public final class ClipConditioner implements Conditioner {
      *     out of range
      */
     public ClipConditioner(ClipTokenizer tokenizer, ClipTextModel model, int clipSkip) {
+        this(tokenizer, model, clipSkip, PromptSyntax.A1111, List.of());
+    }
+
+    /**
+     * Joins a tokenizer and a text model, using the last layer's output.
+     *
+     * @param tokenizer the tokenizer
+     * @param model the text model with its weights set
+     */
+    public ClipConditioner(ClipTokenizer tokenizer, ClipTextModel model) {
+        this(tokenizer, model, 0);
+    }
+
+    private ClipConditioner(ClipTokenizer tokenizer, ClipTextModel model, int clipSkip,
+            PromptSyntax syntax, List<TextualInversion> embeddings) {
         ClipTextConfig c = model.config();
         if (tokenizer.maxLength() > c.maxPositionEmbeddings()) {
             throw new IllegalArgumentException("the tokenizer pads to " + tokenizer.maxLength()
@@ -62,16 +100,68 @@ public final class ClipConditioner implements Conditioner {
         this.tokenizer = tokenizer;
         this.model = model;
         this.clipSkip = clipSkip;
+        this.syntax = java.util.Objects.requireNonNull(syntax, "syntax");
+        this.embeddings = List.copyOf(embeddings);
+        Triggers triggers = Triggers.of(this.embeddings, tokenizer, c.hiddenSize(),
+                tokenizer.maxLength() - 2);
+        this.chunker = new PromptChunks(tokenizer, triggers, MAX_CHUNKS);
     }
 
     /**
-     * Joins a tokenizer and a text model, using the last layer's output.
+     * This conditioner with another clip skip.
      *
-     * @param tokenizer the tokenizer
-     * @param model the text model with its weights set
+     * @param clipSkip 0 for the last layer, k to skip the last k layers
+     * @return a conditioner sharing the tokenizer, model and embeddings
+     * @throws IllegalArgumentException if {@code clipSkip} is out of range for the model
      */
-    public ClipConditioner(ClipTokenizer tokenizer, ClipTextModel model) {
-        this(tokenizer, model, 0);
+    public ClipConditioner withClipSkip(int clipSkip) {
+        return clipSkip == this.clipSkip ? this
+                : new ClipConditioner(tokenizer, model, clipSkip, syntax, embeddings);
+    }
+
+    /**
+     * This conditioner reading prompts in another syntax.
+     *
+     * @param syntax the syntax
+     * @return a conditioner sharing the tokenizer, model and embeddings
+     */
+    public ClipConditioner withSyntax(PromptSyntax syntax) {
+        return syntax == this.syntax ? this
+                : new ClipConditioner(tokenizer, model, clipSkip, syntax, embeddings);
+    }
+
+    /**
+     * This conditioner with more textual-inversion embeddings: their trigger words in a prompt
+     * become their vectors. This conditioner is unchanged.
+     *
+     * @param more the embeddings to add to this conditioner's
+     * @return a conditioner sharing the tokenizer and model
+     * @throws IllegalArgumentException if an embedding's width does not fit the text encoder,
+     *     it has more vectors than a chunk has tokens, or two embeddings share a trigger word
+     */
+    public ClipConditioner withEmbeddings(List<TextualInversion> more) {
+        List<TextualInversion> all = new ArrayList<>(embeddings);
+        all.addAll(more);
+        return new ClipConditioner(tokenizer, model, clipSkip, syntax, all);
+    }
+
+    /**
+     * The number of 77-token chunks a prompt is encoded in; checks the prompt without running
+     * the text encoder.
+     *
+     * @param prompt a prompt
+     * @return 1 for prompts of up to 75 tokens without {@code BREAK}
+     * @throws PromptParseException if the prompt is not valid in this conditioner's syntax
+     * @throws IllegalArgumentException if the prompt needs more than {@value #MAX_CHUNKS}
+     *     chunks
+     */
+    public int chunkCount(String prompt) {
+        return chunks(prompt).size();
+    }
+
+    List<PromptChunks.Chunk> chunks(String prompt) {
+        return chunker.of(syntax == PromptSyntax.A1111 ? PromptParser.parse(prompt)
+                : PromptParser.plain(prompt));
     }
 
     /**
@@ -79,8 +169,10 @@ public final class ClipConditioner implements Conditioner {
      *
      * @param manager the manager that owns the result
      * @param prompts one or more prompts; the empty string is the unconditional input
-     * @return {@code NDList(embeddings (N, maxLength, hidden))}, float on the model's device
-     * @throws IllegalArgumentException if {@code prompts} is empty
+     * @return {@code NDList(embeddings (N, 77·k, hidden))}, k the largest chunk count of the
+     *     prompts, in the model's type on its device
+     * @throws IllegalArgumentException if {@code prompts} is empty, a prompt is too long, or
+     *     (a {@link PromptParseException}) not valid in this conditioner's syntax
      * @throws IllegalStateException if the model's weights are not set
      */
     @Override
@@ -89,55 +181,87 @@ public final class ClipConditioner implements Conditioner {
             throw new IllegalArgumentException("at least one prompt is needed");
         }
         int n = prompts.size();
-        int t = tokenizer.maxLength();
-        int[] ids = new int[n * t];
-        for (int i = 0; i < n; i++) {
-            ClipTokenizer.Encoding e = tokenizer.encode(prompts.get(i));
-            if (e.truncated()) {
-                warnTruncated(prompts.get(i), e);
-            }
-            System.arraycopy(e.ids(), 0, ids, i * t, t);
+        List<List<PromptChunks.Chunk>> all = new ArrayList<>(n);
+        int count = 0;
+        for (String p : prompts) {
+            List<PromptChunks.Chunk> c = chunks(p);
+            all.add(c);
+            count = Math.max(count, c.size());
         }
-        try (NDManager sub = manager.newSubManager(modelDevice())) {
-            NDArray input = sub.create(ids, new Shape(n, t));
-            NDArray out = model.encode(new ParameterStore(sub, false), input, clipSkip);
-            out.attach(manager); // (N, T, D)
+        Device device = modelDevice();
+        try (NDManager sub = manager.newSubManager(device)) {
+            ParameterStore ps = new ParameterStore(sub, false);
+            NDList parts = new NDList();
+            PromptChunks.Chunk empty = chunker.empty();
+            for (int k = 0; k < count; k++) {
+                PromptChunks.Chunk[] batch = new PromptChunks.Chunk[n];
+                for (int i = 0; i < n; i++) {
+                    batch[i] = k < all.get(i).size() ? all.get(i).get(k) : empty;
+                }
+                parts.add(encodeChunk(sub, ps, batch));
+            }
+            NDArray out = parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 1);
+            out.attach(manager); // (N, 77k, D)
             return new NDList(out);
         }
     }
 
-    /** The longest excerpt of the ignored text that the truncation warning quotes. */
-    static final int EXCERPT_CHARS = 40;
-
-    private void warnTruncated(String prompt, ClipTokenizer.Encoding e) {
-        int keep = tokenizer.maxLength() - 2;
-        String cleaned = ClipTokenizer.clean(prompt);
-        String dropped = cleaned.substring(cleaned.length() - e.droppedChars());
-        String excerpt = dropped.codePointCount(0, dropped.length()) <= EXCERPT_CHARS ? dropped
-                : dropped.substring(0, dropped.offsetByCodePoints(0, EXCERPT_CHARS)) + "...";
-        String tokens = e.textTokens() > tokenizer.countLimit()
-                ? "more than " + tokenizer.countLimit() : Integer.toString(e.textTokens());
-        LOG.warn("Prompt has {} tokens, more than the {} the text encoder takes; ignored the last"
-                + " {} of its {} characters (after clean-up), from \"{}\"", tokens, keep,
-                e.droppedChars(), cleaned.length(), escape(excerpt));
+    /** One chunk of every prompt through the text model, with weights and embeddings. */
+    private NDArray encodeChunk(NDManager sub, ParameterStore ps, PromptChunks.Chunk[] batch) {
+        int n = batch.length;
+        int t = tokenizer.maxLength();
+        int d = model.config().hiddenSize();
+        int[] ids = new int[n * t];
+        boolean weighted = false;
+        boolean fixed = false;
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(batch[i].ids(), 0, ids, i * t, t);
+            weighted |= batch[i].weighted();
+            fixed |= !batch[i].fixes().isEmpty();
+        }
+        NDArray input = sub.create(ids, new Shape(n, t));
+        DataType type = model.getParameters().valueAt(0).getArray().getDataType();
+        NDArray fixValues = null;
+        NDArray fixMask = null;
+        if (fixed) {
+            float[] values = new float[n * t * d];
+            boolean[] mask = new boolean[n * t * d]; // where() does not broadcast
+            for (int i = 0; i < n; i++) {
+                for (PromptChunks.Fix f : batch[i].fixes()) {
+                    for (int v = 0; v < f.vectors().length; v++) {
+                        int pos = i * t + f.offset() + v;
+                        System.arraycopy(f.vectors()[v], 0, values, pos * d, d);
+                        java.util.Arrays.fill(mask, pos * d, (pos + 1) * d, true);
+                    }
+                }
+            }
+            fixValues = sub.create(values, new Shape(n, t, d)).toType(type, false);
+            fixMask = sub.create(mask, new Shape(n, t, d));
+        }
+        NDArray z = model.encode(ps, input, clipSkip, fixValues, fixMask); // (N, T, D)
+        if (!weighted) {
+            return z;
+        }
+        float[] w = new float[n * t];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(batch[i].weights(), 0, w, i * t, t);
+        }
+        NDArray weights = sub.create(w, new Shape(n, t, 1)).toType(z.getDataType(), false);
+        NDArray before = meanPerPrompt(z);
+        NDArray scaled = z.mul(weights);
+        NDArray ratio = before.div(meanPerPrompt(scaled)); // (N, 1, 1)
+        if (ratio.isNaN().logicalOr(ratio.isInfinite()).any().getBoolean()) {
+            throw new IllegalStateException("cannot restore the mean of a weighted chunk: the"
+                    + " weighted hidden states have mean 0 (a text encoder whose final"
+                    + " LayerNorm has no bias?); write the prompt without weights");
+        }
+        return scaled.mul(ratio);
     }
 
-    /** The excerpt on one line: controls (a prompt may hold any) as {@code \\uXXXX}. */
-    private static String escape(String s) {
-        StringBuilder sb = new StringBuilder(s.length());
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            boolean lone = Character.isHighSurrogate(c)
-                    ? i + 1 >= s.length() || !Character.isLowSurrogate(s.charAt(i + 1))
-                    : Character.isLowSurrogate(c)
-                            && (i == 0 || !Character.isHighSurrogate(s.charAt(i - 1)));
-            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029' || lone) {
-                sb.append(String.format(java.util.Locale.ROOT, "\\u%04x", (int) c));
-            } else {
-                sb.append(c);
-            }
-        }
-        return sb.toString();
+    /** (N, T, D) → (N, 1, 1), the mean of each prompt's values. */
+    private static NDArray meanPerPrompt(NDArray z) {
+        long n = z.getShape().get(0);
+        return z.reshape(n, -1).mean(new int[] {1}, true).reshape(n, 1, 1);
     }
 
     private Device modelDevice() {
@@ -175,5 +299,23 @@ public final class ClipConditioner implements Conditioner {
      */
     public int clipSkip() {
         return clipSkip;
+    }
+
+    /**
+     * The syntax prompts are read in.
+     *
+     * @return the syntax
+     */
+    public PromptSyntax syntax() {
+        return syntax;
+    }
+
+    /**
+     * The textual-inversion embeddings in use.
+     *
+     * @return the embeddings, in the order added
+     */
+    public List<TextualInversion> embeddings() {
+        return embeddings;
     }
 }

@@ -2,6 +2,7 @@ package dev.jdiffusion.djl.text;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -87,7 +88,20 @@ public final class ClipTextModel extends AbstractBlock {
      * @throws IllegalArgumentException if the shape or {@code clipSkip} is out of range
      */
     public NDArray encode(ParameterStore ps, NDArray inputIds, int clipSkip) {
-        return textModel.encode(ps, inputIds, clipSkip, false);
+        return textModel.encode(ps, inputIds, clipSkip, null, null, false);
+    }
+
+    /**
+     * Encodes token ids, replacing some token embeddings (textual inversion) before the
+     * position embeddings are added.
+     *
+     * @param fixValues (N, T, hidden) the replacement vectors, or {@code null} for none
+     * @param fixMask (N, T, hidden) boolean, true where {@code fixValues} replaces the token's
+     *     embedding
+     */
+    NDArray encode(ParameterStore ps, NDArray inputIds, int clipSkip, NDArray fixValues,
+            NDArray fixMask) {
+        return textModel.encode(ps, inputIds, clipSkip, fixValues, fixMask, false);
     }
 
     @Override
@@ -97,7 +111,7 @@ public final class ClipTextModel extends AbstractBlock {
         if (params != null && params.get(CLIP_SKIP) != null) {
             clipSkip = ((Number) params.get(CLIP_SKIP)).intValue();
         }
-        return new NDList(textModel.encode(ps, inputs.head(), clipSkip, training));
+        return new NDList(textModel.encode(ps, inputs.head(), clipSkip, null, null, training));
     }
 
     @Override
@@ -174,11 +188,15 @@ public final class ClipTextModel extends AbstractBlock {
                     new Embedding(c.maxPositionEmbeddings(), c.hiddenSize()));
         }
 
-        NDArray apply(ParameterStore ps, NDArray ids, boolean training) {
+        NDArray apply(ParameterStore ps, NDArray ids, NDArray fixValues, NDArray fixMask,
+                boolean training) {
             long t = ids.getShape().get(1);
             NDArray positions = ids.getManager()
                     .arange(0, (int) t, 1, DataType.INT64).toDevice(ids.getDevice(), false);
             NDArray tok = token.forward(ps, new NDList(ids), training).singletonOrThrow();
+            if (fixValues != null) {
+                tok = NDArrays.where(fixMask, fixValues, tok); // (N, T, D)
+            }
             NDArray pos = position.forward(ps, new NDList(positions), training).singletonOrThrow();
             return tok.add(pos); // (N, T, D) + (T, D)
         }
@@ -299,14 +317,15 @@ public final class ClipTextModel extends AbstractBlock {
                     new LayerNorm(c.hiddenSize(), c.layerNormEps()));
         }
 
-        NDArray encode(ParameterStore ps, NDArray ids, int clipSkip, boolean training) {
+        NDArray encode(ParameterStore ps, NDArray ids, int clipSkip, NDArray fixValues,
+                NDArray fixMask, boolean training) {
             try (GradMode g = GradMode.offUnlessTraining(training)) {
-                return encodeWithGradModeSet(ps, ids, clipSkip, training);
+                return encodeWithGradModeSet(ps, ids, clipSkip, fixValues, fixMask, training);
             }
         }
 
         private NDArray encodeWithGradModeSet(ParameterStore ps, NDArray ids, int clipSkip,
-                boolean training) {
+                NDArray fixValues, NDArray fixMask, boolean training) {
             Shape s = ids.getShape();
             if (s.dimension() != 2 || s.get(1) < 1 || s.get(1) > config.maxPositionEmbeddings()) {
                 throw new IllegalArgumentException("input ids must be (N, T) with 1 <= T <= "
@@ -324,7 +343,7 @@ public final class ClipTextModel extends AbstractBlock {
                 // The embedding lookup is an op on the weight, so its results would belong to
                 // the model's manager and outlive the call: keep only the sum, owned by the
                 // caller. Every later op runs on x and stays in the caller's manager.
-                x = embeddings.apply(ps, ids, training); // (N, T, D)
+                x = embeddings.apply(ps, ids, fixValues, fixMask, training); // (N, T, D)
                 NDScope.unregister(x);
             }
             x.attach(ids.getManager());

@@ -366,6 +366,23 @@ public final class ClipTokenizer {
     }
 
     /**
+     * The text's own ids (no start or end token), tokenizing no further than needed to know
+     * that there are more than {@code limit}.
+     *
+     * @param text a prompt fragment (cleaned first)
+     * @param limit the most ids the caller can use
+     * @return the ids; longer than {@code limit} (by at least one) when the text has more
+     */
+    int[] textIds(String text, int limit) {
+        IdList ids = new IdList(16);
+        Matcher m = PRE_TOKENIZER.matcher(clean(text));
+        while (ids.size() <= limit && m.find()) {
+            appendWord(m.group(), ids, limit + 1);
+        }
+        return ids.toArray();
+    }
+
+    /**
      * Tokenizes for the text encoder: start token, text, end token, truncated to {@link
      * #maxLength()} (the end token stays last) and padded with {@link #padTokenId()}.
      *

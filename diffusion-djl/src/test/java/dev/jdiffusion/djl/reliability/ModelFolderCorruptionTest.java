@@ -401,6 +401,8 @@ class ModelFolderCorruptionTest {
             {"scheduler/scheduler_config.json", "steps_offset", F.numberNode(1_000_000)},
             {"jdiffusion.json", "clip_skip", F.numberNode(1_000_000)},
             {"jdiffusion.json", "clip_skip", F.numberNode(-3)},
+            {"jdiffusion.json", "prompt_syntax", F.textNode("nai")},
+            {"jdiffusion.json", "prompt_syntax", F.numberNode(1)},
             {"jdiffusion.json", "default_sampler", F.textNode("no-such-sampler")},
             {"jdiffusion.json", "default_guidance", F.numberNode(-1e300)},
             {"jdiffusion.json", "default_guidance", F.textNode("NaN")},

@@ -59,6 +59,9 @@ final class Errors implements IExecutionExceptionHandler, IParameterExceptionHan
         Throwable e = ex instanceof UncheckedIOException u && u.getCause() != null
                 ? u.getCause() : ex;
         String msg = e.getMessage();
+        if (e instanceof dev.jdiffusion.djl.text.PromptParseException) {
+            return msg.strip(); // the excerpt and caret lines under it belong to the message
+        }
         if (e instanceof ModelLoadException || e instanceof IllegalArgumentException) {
             // Written for users by the library (ModelLoadException is an IOException: first).
             return oneLine(msg != null ? msg : e.getClass().getSimpleName());

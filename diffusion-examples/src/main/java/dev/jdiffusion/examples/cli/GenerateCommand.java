@@ -7,11 +7,13 @@ import dev.jdiffusion.api.GenerationResult;
 import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
+import dev.jdiffusion.djl.text.TextualInversion;
 import dev.jdiffusion.examples.DefaultModel;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -84,6 +86,16 @@ final class GenerateCommand implements Callable<Integer> {
             + " .safetensors checkpoint (default: the shipped emoji model).")
     Path model;
 
+    @Option(names = "--embedding", paramLabel = "FILE", description = "A textual-inversion"
+            + " embedding (.safetensors; repeatable): its trigger word (the file name, or"
+            + " diffusers' key) in the prompt becomes its vectors.")
+    List<Path> embeddings = new ArrayList<>();
+
+    @Option(names = "--clip-skip", paramLabel = "N", description = "Skip the last N text-encoder"
+            + " layers (0 = the last layer; AUTOMATIC1111's \"Clip skip 2\" is 1; default: the"
+            + " model's).")
+    Integer clipSkip;
+
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu:N.")
     String device;
 
@@ -120,7 +132,7 @@ final class GenerateCommand implements Callable<Integer> {
         GenerationRequest.Builder b = GenerationRequest.builder(prompt)
                 .negativePrompt(negative).steps(steps).numImages(count).sampler(sampler)
                 .spacing(spacing).strength(strength)
-                .guidanceScale(guidance != null ? guidance : 0);
+                .guidanceScale(guidance != null ? guidance : 0).clipSkip(clipSkip);
         if (seed != null) {
             b.seed(seed);
         }
@@ -137,6 +149,10 @@ final class GenerateCommand implements Callable<Integer> {
             throw usage("--resize scales the init image: give --init-image too");
         }
         b.initImage(init).mask(maskImage);
+        List<TextualInversion> loaded = new ArrayList<>();
+        for (Path e : embeddings) {
+            loaded.add(TextualInversion.load(requireFile(e, "--embedding")));
+        }
         try {
             b.build();
         } catch (IllegalArgumentException e) {
@@ -147,7 +163,8 @@ final class GenerateCommand implements Callable<Integer> {
             requireGpu();
         }
         PipelineOptions opts = PipelineOptions.defaults().withDevice(device).withHalf(half);
-        try (DiffusionPipeline pipeline = DiffusionPipeline.load(modelDir, opts)) {
+        try (DiffusionPipeline base = DiffusionPipeline.load(modelDir, opts)) {
+            DiffusionPipeline pipeline = loaded.isEmpty() ? base : withEmbeddings(base, loaded);
             b.guidanceScale(guidance != null ? guidance : pipeline.defaultGuidance());
             int def = pipeline.defaultSize();
             // A side not given is the model's; without --width/--height the init image's size.
@@ -195,6 +212,15 @@ final class GenerateCommand implements Callable<Integer> {
             out.flush();
         }
         return 0;
+    }
+
+    private DiffusionPipeline withEmbeddings(DiffusionPipeline base,
+            List<TextualInversion> loaded) {
+        try {
+            return base.withEmbeddings(loaded);
+        } catch (IllegalArgumentException e) {
+            throw usage("--embedding: " + e.getMessage());
+        }
     }
 
     /**
@@ -265,7 +291,8 @@ final class GenerateCommand implements Callable<Integer> {
     static String optionNames(String message) {
         String[][] names = {{"numImages", "--num-images"}, {"guidanceScale", "--guidance"},
             {"width", "--width"}, {"height", "--height"}, {"steps", "--steps"},
-            {"strength", "--strength"}, {"spacing", "--spacing"}, {"mask", "--mask"}};
+            {"strength", "--strength"}, {"spacing", "--spacing"}, {"mask", "--mask"},
+            {"clipSkip", "--clip-skip"}};
         String m = message;
         for (String[] n : names) {
             if (m.startsWith(n[0] + " ")) {

@@ -196,6 +196,9 @@ final class InfoCommand implements Callable<Integer> {
         if (settings.has("clip_skip")) {
             defaults.add("clip skip " + settings.get("clip_skip").asInt());
         }
+        if (settings.has("prompt_syntax")) {
+            defaults.add("prompt syntax " + settings.get("prompt_syntax").asText());
+        }
         line("defaults", defaults.isEmpty()
                 ? "none in jdiffusion.json (guidance 7.5, sampler "
                         + PipelineOptions.defaults().defaultSampler() + ")"

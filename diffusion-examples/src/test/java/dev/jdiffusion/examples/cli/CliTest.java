@@ -128,6 +128,44 @@ class CliTest {
     }
 
     @Test
+    void clipSkipEmbeddingsAndPromptSyntaxErrors() throws IOException {
+        Path png = tmp.resolve("skip.png");
+        Run r = run("generate", "a cat face", "--model", model(), "--steps", "2", "--seed", "7",
+                "--clip-skip", "1", "-o", png.toString(), "--scale", "1");
+        assertEquals(0, r.code, r.err);
+        assertTrue(pngText(png).get("parameters").contains("Clip skip: 2"),
+                pngText(png).toString());
+        Run negative = run("generate", "a cat", "--clip-skip", "-1");
+        assertEquals(2, negative.code);
+        assertTrue(negative.err.contains("--clip-skip must be >= 0"), negative.err);
+        // A syntax error keeps its excerpt and caret lines.
+        Run bad = run("generate", "a (cat face", "--model", model(), "--steps", "2");
+        assertEquals(1, bad.code, bad.err);
+        assertEquals(List.of("jdiffusion: error: prompt syntax error at position 2: unclosed '(':"
+                + " close it with ')', or write \\( for a literal bracket", "  a (cat face",
+                "    ^"), bad.errLines().subList(0, 3));
+        // An embedding: the file name is the trigger word.
+        Path emb = tmp.resolve("zq.safetensors");
+        writeSafetensors(emb, new String[][] {{"emb_params", "F32", "2,16"}});
+        Path out = tmp.resolve("emb.png");
+        Run e = run("generate", "a zq cat", "--model", model(), "--steps", "2", "--seed", "7",
+                "--embedding", emb.toString(), "-o", out.toString(), "--scale", "1");
+        assertEquals(0, e.code, e.err);
+        Path wide = tmp.resolve("wide.safetensors");
+        writeSafetensors(wide, new String[][] {{"emb_params", "F32", "1,768"}});
+        Run w = run("generate", "a cat", "--model", model(), "--steps", "2",
+                "--embedding", wide.toString());
+        assertEquals(2, w.code, w.err);
+        assertTrue(w.err.contains("--embedding: ") && w.err.contains("hidden size is 16"), w.err);
+        Path pt = tmp.resolve("style.pt");
+        Files.write(pt, new byte[] {'P', 'K', 3, 4});
+        Run p = run("generate", "a cat", "--model", model(), "--embedding", pt.toString());
+        assertEquals(1, p.code, p.err);
+        assertTrue(p.err.contains("refusing to load a pickle"), p.err);
+        assertNoStackTrace(p);
+    }
+
+    @Test
     void missingModelIsOneLineAndExitCodeOne() {
         Path missing = tmp.resolve("missing");
         Run r = run("generate", "a cat", "--model", missing.toString());

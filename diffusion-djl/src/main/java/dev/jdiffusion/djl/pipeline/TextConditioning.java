@@ -1,0 +1,97 @@
+package dev.jdiffusion.djl.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import dev.jdiffusion.api.Conditioner;
+import dev.jdiffusion.api.GenerationRequest;
+import dev.jdiffusion.djl.text.ClipConditioner;
+import dev.jdiffusion.djl.text.PromptSyntax;
+import java.util.Collections;
+
+/**
+ * A request's text conditioning: the model's conditioner with the request's clip skip and
+ * prompt syntax, and the guided pair [uncond; cond] with the shorter side padded by encodings
+ * of the empty prompt (one empty 77-token chunk each), as AUTOMATIC1111 pads with its
+ * {@code pad_cond_uncond} option, so that both sides have the same length.
+ */
+final class TextConditioning {
+
+    private TextConditioning() {}
+
+    /**
+     * The conditioner a request uses, its prompts checked (parsed and tokenized) before any
+     * native work.
+     *
+     * @throws IllegalArgumentException for a clip skip out of range, an unknown syntax, or a
+     *     prompt that cannot be read or is too long
+     */
+    static Conditioner forRequest(Conditioner base, GenerationRequest r) {
+        if (!(base instanceof ClipConditioner clip)) {
+            if (r.clipSkip().isPresent() || r.promptSyntax() != null) {
+                throw new IllegalArgumentException("clipSkip and promptSyntax apply to models"
+                        + " with a CLIP text encoder; this model has none");
+            }
+            return base;
+        }
+        ClipConditioner c = clip;
+        if (r.clipSkip().isPresent()) {
+            c = c.withClipSkip(r.clipSkip().getAsInt());
+        }
+        if (r.promptSyntax() != null) {
+            c = c.withSyntax(PromptSyntax.of(r.promptSyntax()));
+        }
+        c.chunkCount(r.prompt());
+        c.chunkCount(r.negativePrompt());
+        return c;
+    }
+
+    /** The clip skip a request's conditioner uses (0 without a CLIP text encoder). */
+    static int clipSkip(Conditioner c) {
+        return c instanceof ClipConditioner clip ? clip.clipSkip() : 0;
+    }
+
+    /**
+     * Encodes a request's prompts for n images: {@code [uncond; cond]} along the batch when
+     * guided, the prompt alone otherwise.
+     */
+    static NDList encode(Conditioner c, NDManager rm, String prompt, String negative, int n,
+            boolean guided) {
+        NDList cond = c.encode(rm, Collections.nCopies(n, prompt));
+        if (!guided) {
+            return cond;
+        }
+        NDList uncond = c.encode(rm, Collections.nCopies(n, negative));
+        NDList out = new NDList();
+        NDList empty = null;
+        for (int i = 0; i < cond.size(); i++) {
+            NDArray u = uncond.get(i);
+            NDArray k = cond.get(i);
+            if (u.getShape().dimension() == 3 && u.getShape().get(1) != k.getShape().get(1)) {
+                if (empty == null) {
+                    empty = c.encode(rm, Collections.nCopies(n, ""));
+                }
+                NDArray pad = empty.get(i); // (N, 77, D)
+                if (u.getShape().get(1) < k.getShape().get(1)) {
+                    u = padTo(u, pad, k.getShape().get(1));
+                } else {
+                    k = padTo(k, pad, u.getShape().get(1));
+                }
+            }
+            out.add(NDArrays.concat(new NDList(u, k), 0));
+        }
+        return out;
+    }
+
+    /** (N, T, D) → (N, length, D) with copies of {@code pad} (N, 77, D) appended. */
+    private static NDArray padTo(NDArray z, NDArray pad, long length) {
+        NDList parts = new NDList(z);
+        long t = z.getShape().get(1);
+        while (t < length) {
+            parts.add(pad);
+            t += pad.getShape().get(1);
+        }
+        return NDArrays.concat(parts, 1);
+    }
+}
