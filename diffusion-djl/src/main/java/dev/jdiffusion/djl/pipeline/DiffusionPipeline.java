@@ -19,6 +19,7 @@ import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.api.SamplingContext;
 import dev.jdiffusion.api.StepEvent;
 import dev.jdiffusion.api.StepListener;
+import dev.jdiffusion.djl.lora.Lora;
 import dev.jdiffusion.djl.nn.GradMode;
 import dev.jdiffusion.samplers.DiffusersScheduler;
 import dev.jdiffusion.samplers.VpDenoiser;
@@ -31,6 +32,7 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -49,6 +51,15 @@ import org.slf4j.LoggerFactory;
  * {@link GenerationCancelledException} (the interrupt status stays set). {@link #close()} waits
  * for calls running on other threads and releases the weights; called from inside a call (a
  * step listener) it fails with {@link IllegalStateException} instead of waiting for itself.
+ *
+ * <p><b>LoRAs.</b> {@link #withLoras} returns a <em>derived</em> pipeline that runs the same
+ * networks with LoRA-patched copies of only the layers the LoRAs touch ({@code W + Σ s·up·down},
+ * computed once when it is created); every other weight array is shared with this pipeline, and
+ * this pipeline's weights are never written. So requests on a pipeline and on any number of its
+ * derived pipelines may run concurrently, each seeing exactly its own weights. Lifetime: closing
+ * a derived pipeline frees only its patched arrays and leaves this pipeline usable; closing this
+ * (base) pipeline waits for running calls on its derived pipelines too, frees everything, and
+ * makes the derived pipelines fail with {@link IllegalStateException}.
  */
 public final class DiffusionPipeline implements Pipeline {
 
@@ -66,6 +77,10 @@ public final class DiffusionPipeline implements Pipeline {
     private final double defaultGuidance;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private volatile boolean closed;
+    /** For a derived pipeline: the pipeline whose weights it shares; null for a loaded one. */
+    private final DiffusionPipeline base;
+    /** For a derived pipeline: the LoRAs merged into its own layers; null otherwise. */
+    private final LoraPipelines.Applied loras;
 
     DiffusionPipeline(NDManager manager, NoiseNetwork network, Conditioner conditioner,
             LatentCodec codec, DiffusersScheduler scheduler, PipelineOptions options,
@@ -79,11 +94,77 @@ public final class DiffusionPipeline implements Pipeline {
         this.modelName = modelName;
         this.defaultSize = defaultSize;
         this.defaultGuidance = defaultGuidance;
+        this.base = null;
+        this.loras = null;
         if (network.outChannels() != codec.channels()) {
             throw new IllegalArgumentException("the network predicts " + network.outChannels()
                     + " channels but the " + (codec == LatentCodec.PIXELS ? "pixel space" : "VAE")
                     + " has " + codec.channels());
         }
+    }
+
+    /** A pipeline derived from {@code base}, owning only {@code own} (see {@link #withLoras}). */
+    DiffusionPipeline(DiffusionPipeline base, NDManager own, NoiseNetwork network,
+            Conditioner conditioner, LoraPipelines.Applied loras) {
+        this.manager = own;
+        this.network = network;
+        this.conditioner = conditioner;
+        this.codec = base.codec;
+        this.scheduler = base.scheduler;
+        this.options = base.options;
+        this.modelName = base.modelName;
+        this.defaultSize = base.defaultSize;
+        this.defaultGuidance = base.defaultGuidance;
+        this.base = base;
+        this.loras = loras;
+    }
+
+    /**
+     * A pipeline with LoRAs applied, sharing every weight they do not touch with this one (see
+     * the class description for thread-safety and lifetime). Each LoRA adds {@code weight ×
+     * alpha / rank × up · down} to the UNet and text encoder weights it names; the patched
+     * weights are computed here, once. On a derived pipeline, the result applies its LoRAs and
+     * then the new ones to the base's weights. The images' {@code parameters} text records the
+     * LoRAs as A1111 does: a {@code <lora:name:weight>} tag in the prompt for each LoRA the
+     * prompt does not already tag, and a {@code Lora hashes} entry.
+     *
+     * @param loras the LoRAs with their weights, applied in order (the deltas add up)
+     * @return a new pipeline; close it to free its patched weights
+     * @throws ModelLoadException if a file cannot be read, is not a supported LoRA (pickles and
+     *     SDXL LoRAs are refused), or has layers that fit no weight of this model (the message
+     *     says how many and lists some)
+     * @throws IllegalStateException if this pipeline is closed, or its network or conditioner
+     *     cannot take LoRAs
+     * @throws IllegalArgumentException if {@code loras} is empty
+     */
+    public DiffusionPipeline withLoras(List<Lora> loras) throws ModelLoadException {
+        if (loras.isEmpty()) {
+            throw new IllegalArgumentException("loras: give at least one LoRA");
+        }
+        if (base != null) {
+            List<Lora> all = new ArrayList<>(this.loras.result().loras());
+            all.addAll(loras);
+            return base.withLoras(all);
+        }
+        lock.readLock().lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("the pipeline is closed");
+            }
+            return LoraPipelines.derive(this, manager, network, conditioner, loras);
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * The LoRAs merged into this pipeline's weights.
+     *
+     * @return the LoRAs with their weights and the number of layers each network had patched,
+     *     or empty for a pipeline without LoRAs
+     */
+    public java.util.Optional<dev.jdiffusion.djl.lora.LoraMerge.Result> loras() {
+        return java.util.Optional.ofNullable(loras == null ? null : loras.result());
     }
 
     /**
@@ -165,10 +246,15 @@ public final class DiffusionPipeline implements Pipeline {
         if (Thread.currentThread().isInterrupted()) {
             throw new GenerationCancelledException(-1, true);
         }
+        Lock shared = base == null ? null : base.lock.readLock();
+        if (shared != null) {
+            shared.lock(); // the base's weights stay alive for the call
+        }
         lock.readLock().lock();
         try {
-            if (closed) {
-                throw new IllegalStateException("the pipeline is closed");
+            if (closed || (base != null && base.closed)) {
+                throw new IllegalStateException(closed ? "the pipeline is closed"
+                        : "the base pipeline of this LoRA pipeline is closed");
             }
             List<GeneratedImage> images = new ArrayList<>();
             List<List<GeneratedImage>> progressions = new ArrayList<>();
@@ -181,6 +267,9 @@ public final class DiffusionPipeline implements Pipeline {
                     Duration.ofNanos(System.nanoTime() - start));
         } finally {
             lock.readLock().unlock();
+            if (shared != null) {
+                shared.unlock();
+            }
         }
     }
 
@@ -342,10 +431,12 @@ public final class DiffusionPipeline implements Pipeline {
             pixels = pixels.mul(pixelMask).add(init.mul(pixelMask.sub(1).neg()));
         }
         for (int i = 0; i < n; i++) {
-            String params = ParametersText.format(r.prompt(), r.negativePrompt(), r.steps(),
+            String params = ParametersText.format(
+                    loras == null ? r.prompt() : loras.recordedPrompt(r.prompt()),
+                    r.negativePrompt(), r.steps(),
                     p.samplerName(), r.guidanceScale(), p.seeds()[i], p.width(), p.height(),
                     modelName, r.initImage() != null ? r.strength() : null,
-                    p.schedule().spacingName());
+                    p.schedule().spacingName(), loras == null ? Map.of() : loras.settings());
             if (r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR && n > 1) {
                 params += ", Batch size: " + n + ", Batch pos: " + i;
             }

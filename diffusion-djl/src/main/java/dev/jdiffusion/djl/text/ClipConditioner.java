@@ -6,9 +6,9 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import dev.jdiffusion.api.Conditioner;
+import dev.jdiffusion.djl.weights.WeightOverlay;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,6 +32,7 @@ public final class ClipConditioner implements Conditioner {
     private final ClipTokenizer tokenizer;
     private final ClipTextModel model;
     private final int clipSkip;
+    private final WeightOverlay overlay;
 
     /**
      * Joins a tokenizer and a text model.
@@ -62,6 +63,14 @@ public final class ClipConditioner implements Conditioner {
         this.tokenizer = tokenizer;
         this.model = model;
         this.clipSkip = clipSkip;
+        this.overlay = WeightOverlay.none();
+    }
+
+    private ClipConditioner(ClipConditioner base, WeightOverlay overlay) {
+        this.tokenizer = base.tokenizer;
+        this.model = base.model;
+        this.clipSkip = base.clipSkip;
+        this.overlay = overlay;
     }
 
     /**
@@ -100,7 +109,7 @@ public final class ClipConditioner implements Conditioner {
         }
         try (NDManager sub = manager.newSubManager(modelDevice())) {
             NDArray input = sub.create(ids, new Shape(n, t));
-            NDArray out = model.encode(new ParameterStore(sub, false), input, clipSkip);
+            NDArray out = model.encode(overlay.store(sub), input, clipSkip);
             out.attach(manager); // (N, T, D)
             return new NDList(out);
         }
@@ -175,5 +184,18 @@ public final class ClipConditioner implements Conditioner {
      */
     public int clipSkip() {
         return clipSkip;
+    }
+
+    /**
+     * This conditioner with some of the text model's weights replaced (for example LoRA-patched
+     * layers); the model itself is not changed, so this conditioner and the new one can encode
+     * at the same time.
+     *
+     * @param weights the replacement values; the caller keeps them alive while the new
+     *     conditioner is used
+     * @return a new conditioner with the same tokenizer, model and clip skip
+     */
+    public ClipConditioner withWeightOverlay(WeightOverlay weights) {
+        return new ClipConditioner(this, java.util.Objects.requireNonNull(weights, "weights"));
     }
 }
