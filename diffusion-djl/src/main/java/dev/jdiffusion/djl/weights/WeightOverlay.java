@@ -81,6 +81,16 @@ public final class WeightOverlay {
     }
 
     /**
+     * The value that replaces a parameter.
+     *
+     * @param parameter the parameter
+     * @return its replacement, or null if the overlay does not replace it
+     */
+    public NDArray get(Parameter parameter) {
+        return values.get(parameter);
+    }
+
+    /**
      * A parameter store for one forward pass: replaced parameters read from the overlay, all
      * others as a plain {@code new ParameterStore(manager, false)} reads them.
      *
