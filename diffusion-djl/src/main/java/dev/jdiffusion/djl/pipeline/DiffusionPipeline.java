@@ -126,7 +126,11 @@ public final class DiffusionPipeline implements Pipeline {
      * weights are computed here, once. On a derived pipeline, the result applies its LoRAs and
      * then the new ones to the base's weights. The images' {@code parameters} text records the
      * LoRAs as A1111 does: a {@code <lora:name:weight>} tag in the prompt for each LoRA the
-     * prompt does not already tag, and a {@code Lora hashes} entry.
+     * prompt does not already tag, and a {@code Lora hashes} entry. Prompts given to the derived
+     * pipeline may carry {@code <lora:name:weight>} tags for its own LoRAs (see {@link
+     * dev.jdiffusion.djl.lora.LoraTags}): they are removed before encoding and kept in the
+     * parameters, so an image's recorded prompt can be generated again as it is; a tag for
+     * another LoRA or another weight fails the call with {@link IllegalArgumentException}.
      *
      * @param loras the LoRAs with their weights, applied in order (the deltas add up)
      * @return a new pipeline; close it to free its patched weights

@@ -10,6 +10,8 @@ import dev.jdiffusion.djl.lora.LoraMerge;
 import dev.jdiffusion.djl.lora.LoraTags;
 import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.text.ClipConditioner;
+import ai.djl.ndarray.NDList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,10 +40,10 @@ final class LoraPipelines {
             Set<String> tagged = LoraTags.parse(prompt).tags().stream().map(LoraTags.Tag::name)
                     .collect(Collectors.toSet());
             StringBuilder sb = new StringBuilder(prompt);
-            for (Lora l : result.loras()) {
-                if (!tagged.contains(l.name())) {
+            for (Map.Entry<String, Double> e : weightsByName(result.loras()).entrySet()) {
+                if (!tagged.contains(e.getKey())) {
                     sb.append(sb.length() == 0 ? "" : " ")
-                            .append(new LoraTags.Tag(l.name(), l.weight()).text());
+                            .append(new LoraTags.Tag(e.getKey(), e.getValue()).text());
                 }
             }
             return sb.toString();
@@ -54,6 +56,15 @@ final class LoraPipelines {
                     .collect(Collectors.joining(", "));
             return Map.of("Lora hashes", joined);
         }
+    }
+
+    /** The weight of each LoRA name, summed over repeats, in order of first appearance. */
+    static Map<String, Double> weightsByName(List<Lora> loras) {
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (Lora l : loras) {
+            out.merge(l.name(), l.weight(), Double::sum);
+        }
+        return out;
     }
 
     static DiffusionPipeline derive(DiffusionPipeline base, NDManager baseManager,
@@ -78,12 +89,52 @@ final class LoraPipelines {
                     loras.stream().map(l -> l.name() + ":" + l.weight()).toList(),
                     r.unetLayers(), r.textEncoderLayers(),
                     (System.nanoTime() - start) / 1_000_000);
-            Conditioner cond = clip == null ? conditioner : clip.withWeightOverlay(r.textEncoder());
+            Conditioner cond = clip == null ? conditioner : new TagStripping(
+                    clip.withWeightOverlay(r.textEncoder()), loras);
             return new DiffusionPipeline(base, own, unet.withOverlay(r.unet()), cond,
                     new Applied(r, hashes));
         } catch (ModelLoadException | RuntimeException e) {
             own.close();
             throw e;
+        }
+    }
+
+    /**
+     * A derived pipeline's text conditioning: prompts may carry {@code <lora:name:weight>} tags
+     * for its own LoRAs (as the images' parameters record them); they are removed before
+     * encoding. A tag for another LoRA, or with another weight, is refused.
+     */
+    private static final class TagStripping implements Conditioner {
+        private final Conditioner inner;
+        private final Map<String, Double> weights;
+
+        TagStripping(Conditioner inner, List<Lora> loras) {
+            this.inner = inner;
+            this.weights = weightsByName(loras);
+        }
+
+        @Override
+        public NDList encode(NDManager manager, List<String> prompts) {
+            List<String> texts = new java.util.ArrayList<>(prompts.size());
+            for (String p : prompts) {
+                LoraTags.Parsed parsed = LoraTags.parse(p);
+                Map<String, Double> tagged = new HashMap<>();
+                for (LoraTags.Tag t : parsed.tags()) {
+                    tagged.merge(t.name(), t.weight(), Double::sum);
+                }
+                for (Map.Entry<String, Double> t : tagged.entrySet()) {
+                    Double w = weights.get(t.getKey());
+                    if (w == null || Math.abs(w - t.getValue()) > 1e-9) {
+                        throw new IllegalArgumentException("prompt: its tags give LoRA '"
+                                + t.getKey() + "' weight " + t.getValue() + " but this pipeline"
+                                + " has " + (w == null ? "no such LoRA" : "weight " + w)
+                                + " (its LoRAs: " + weights + "); apply the LoRAs a prompt tags"
+                                + " with withLoras, see LoraTags");
+                    }
+                }
+                texts.add(parsed.text());
+            }
+            return inner.encode(manager, texts);
         }
     }
 }

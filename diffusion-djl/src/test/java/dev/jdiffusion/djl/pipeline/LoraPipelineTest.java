@@ -236,6 +236,15 @@ class LoraPipelineTest {
                     .images().get(0);
             assertThat(tagged.parameters().orElseThrow().prompt())
                     .isEqualTo("<lora:tiny-style:0.8>, a cat face");
+            // The tag is not encoded: the same image as the untagged prompt ("a cat face").
+            GeneratedImage plain = derived.generate(request(", a cat face")).images().get(0);
+            assertThat(tagged.rgb()).containsExactly(plain.rgb());
+            assertThatThrownBy(() -> derived.generate(request("<lora:tiny-style:0.5> a cat")))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("weight 0.5").hasMessageContaining("weight 0.8");
+            assertThatThrownBy(() -> derived.generate(request("<lora:other:1> a cat")))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("no such LoRA");
         }
     }
 

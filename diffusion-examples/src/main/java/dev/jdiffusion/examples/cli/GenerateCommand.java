@@ -84,6 +84,14 @@ final class GenerateCommand implements Callable<Integer> {
             + " .safetensors checkpoint (default: the shipped emoji model).")
     Path model;
 
+    @Option(names = "--lora", paramLabel = "PATH[:WEIGHT]", description = "Apply a LoRA"
+            + " (.safetensors) with a weight (default 1); repeatable.")
+    List<String> loraSpecs = new java.util.ArrayList<>();
+
+    @Option(names = "--lora-dir", description = "Folder of LoRAs that <lora:name:weight> tags in"
+            + " the prompt name (name.safetensors).")
+    Path loraDir;
+
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu:N.")
     String device;
 
@@ -142,12 +150,22 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw usage(optionNames(e.getMessage()));
         }
+        List<dev.jdiffusion.djl.lora.Lora> loras;
+        try {
+            loras = LoraOptions.resolve(prompt, loraSpecs, loraDir);
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
         Path modelDir = model != null ? model : DefaultModel.path();
         if (!device.equals("cpu")) {
             requireGpu();
         }
         PipelineOptions opts = PipelineOptions.defaults().withDevice(device).withHalf(half);
-        try (DiffusionPipeline pipeline = DiffusionPipeline.load(modelDir, opts)) {
+        try (DiffusionPipeline loaded = DiffusionPipeline.load(modelDir, opts);
+                DiffusionPipeline pipeline = loras.isEmpty() ? loaded : loaded.withLoras(loras)) {
+            pipeline.loras().ifPresent(r -> out.printf(Locale.ROOT, "LoRAs %s: patched %d UNet and"
+                    + " %d text encoder weights%n", r.loras().stream().map(l -> l.name() + ":"
+                    + l.weight()).toList(), r.unetLayers(), r.textEncoderLayers()));
             b.guidanceScale(guidance != null ? guidance : pipeline.defaultGuidance());
             int def = pipeline.defaultSize();
             // A side not given is the model's; without --width/--height the init image's size.
