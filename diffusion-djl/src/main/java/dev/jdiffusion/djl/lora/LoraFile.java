@@ -26,7 +26,9 @@ import java.util.Map;
  *       .lora_A.weight} / {@code .lora_B.weight}, or the older diffusers names {@code
  *       .lora.down.weight} / {@code .lora.up.weight}, {@code .lora_linear_layer.down/up.weight}
  *       and the attention-processor names {@code <attn>.processor.to_q_lora.down.weight} (also
- *       without the {@code unet.} prefix); an optional {@code <module>.alpha};</li>
+ *       without the {@code unet.} prefix; for the text encoder {@code
+ *       self_attn.to_q_lora.down.weight}), as diffusers' own kohya conversion writes them; an
+ *       optional {@code <module>.alpha};</li>
  *   <li>LoCon / LyCORIS plain LoRA on convolutions: the same names, with a k×k convolution as
  *       down and a 1×1 convolution as up.</li>
  * </ul>
@@ -219,7 +221,22 @@ public final class LoraFile implements AutoCloseable {
                 return null;
             }
             module = module.substring(prefix.length());
-            if (s[0].startsWith("_lora.")) {
+            if (s[0].startsWith("_lora.") && prefix.equals("text_encoder.")) {
+                // older diffusers text encoder names: self_attn.to_q_lora → self_attn.q_proj
+                int dot = module.lastIndexOf('.');
+                String proj = module.substring(dot + 1);
+                String mapped = switch (proj) {
+                    case "to_q" -> "q_proj";
+                    case "to_k" -> "k_proj";
+                    case "to_v" -> "v_proj";
+                    case "to_out" -> "out_proj";
+                    default -> null;
+                };
+                if (mapped == null || dot < 0) {
+                    return null;
+                }
+                module = module.substring(0, dot + 1) + mapped;
+            } else if (s[0].startsWith("_lora.")) {
                 // attention processors: <attn>.processor.to_q_lora → <attn>.to_q
                 int proc = module.lastIndexOf(".processor.");
                 if (proc < 0) {

@@ -206,6 +206,23 @@ public final class LoraMerge {
         return null;
     }
 
+    /**
+     * The parameter name a layer patches (for tests of the name mapping alone).
+     *
+     * @return the dotted parameter name, or null if the layer fits no weight by name
+     */
+    static String targetName(LoraFile.Layer layer, Map<String, Parameter> unet,
+            Map<String, Parameter> textEncoder) {
+        Map<String, Parameter> params = layer.part() == LoraFile.Part.UNET ? unet : textEncoder;
+        Parameter p = new Resolver(params, layer.part() == LoraFile.Part.UNET).find(layer);
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            if (e.getValue() == p) {
+                return e.getKey();
+            }
+        }
+        return null;
+    }
+
     /** LoRA module names → the model's weight parameters. */
     private static final class Resolver {
         private final Map<String, Parameter> dotted = new HashMap<>();
