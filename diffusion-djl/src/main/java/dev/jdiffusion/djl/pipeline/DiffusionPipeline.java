@@ -19,6 +19,8 @@ import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.api.SamplingContext;
 import dev.jdiffusion.api.StepEvent;
 import dev.jdiffusion.api.StepListener;
+import dev.jdiffusion.djl.lora.Lora;
+import dev.jdiffusion.djl.lora.LoraMerge;
 import dev.jdiffusion.djl.nn.GradMode;
 import dev.jdiffusion.djl.text.ClipConditioner;
 import dev.jdiffusion.djl.text.TextualInversion;
@@ -32,6 +34,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,6 +53,16 @@ import org.slf4j.LoggerFactory;
  * {@link GenerationCancelledException} (the interrupt status stays set). {@link #close()} waits
  * for calls running on other threads and releases the weights; called from inside a call (a
  * step listener) it fails with {@link IllegalStateException} instead of waiting for itself.
+ *
+ * <p><b>Derived pipelines.</b> {@link #withLoras} and {@link #withEmbeddings} return pipelines
+ * that share this one's weights: a LoRA pipeline runs the same networks with LoRA-patched copies
+ * of only the layers its LoRAs touch ({@code W + Σ s·up·down}, computed once when it is
+ * created), an embeddings pipeline only binds trigger words. This pipeline's weights are never
+ * written, so requests on a pipeline and on any number of pipelines derived from it may run
+ * concurrently, each seeing exactly its own weights. Lifetime: closing a derived pipeline frees
+ * only what it owns (a LoRA pipeline's patched arrays) and leaves the pipeline it comes from
+ * usable; closing a pipeline waits for the running calls of the pipelines derived from it,
+ * frees their arrays with its own, and makes them fail with {@link IllegalStateException}.
  */
 public final class DiffusionPipeline implements Pipeline {
 
@@ -65,9 +78,16 @@ public final class DiffusionPipeline implements Pipeline {
     private final String modelName;
     private final int defaultSize;
     private final double defaultGuidance;
-    private final ReentrantReadWriteLock lock;
-    private final DiffusionPipeline root; // the loaded pipeline that owns the weights
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private volatile boolean closed;
+    /** The loaded pipeline whose weights every derived pipeline shares; this for a loaded one. */
+    private final DiffusionPipeline root;
+    /** The pipeline whose arrays this one uses; null for a loaded one. */
+    private final DiffusionPipeline parent;
+    /** The arrays this pipeline frees on close: all weights, a LoRA's patches, or none. */
+    private final NDManager owned;
+    /** The LoRAs patched into this pipeline's layers; null for none. */
+    private final LoraPipelines.Applied loras;
 
     DiffusionPipeline(NDManager manager, NoiseNetwork network, Conditioner conditioner,
             LatentCodec codec, DiffusersScheduler scheduler, PipelineOptions options,
@@ -81,8 +101,10 @@ public final class DiffusionPipeline implements Pipeline {
         this.modelName = modelName;
         this.defaultSize = defaultSize;
         this.defaultGuidance = defaultGuidance;
-        this.lock = new ReentrantReadWriteLock();
         this.root = this;
+        this.parent = null;
+        this.owned = manager;
+        this.loras = null;
         if (network.outChannels() != codec.channels()) {
             throw new IllegalArgumentException("the network predicts " + network.outChannels()
                     + " channels but the " + (codec == LatentCodec.PIXELS ? "pixel space" : "VAE")
@@ -113,27 +135,85 @@ public final class DiffusionPipeline implements Pipeline {
         return ModelFolder.load(model, options);
     }
 
-    /** A pipeline derived from {@code base} with another conditioner; shares the rest. */
-    private DiffusionPipeline(DiffusionPipeline base, Conditioner conditioner) {
-        this.manager = base.manager;
-        this.network = base.network;
+    /**
+     * A pipeline derived from {@code parent}, using its arrays and owning {@code own} (null for
+     * nothing), with another network and conditioner.
+     */
+    DiffusionPipeline(DiffusionPipeline parent, NDManager own, NoiseNetwork network,
+            Conditioner conditioner, LoraPipelines.Applied loras) {
+        this.manager = own != null ? own : parent.manager;
+        this.network = network;
         this.conditioner = conditioner;
-        this.codec = base.codec;
-        this.scheduler = base.scheduler;
-        this.options = base.options;
-        this.modelName = base.modelName;
-        this.defaultSize = base.defaultSize;
-        this.defaultGuidance = base.defaultGuidance;
-        this.lock = base.lock;
-        this.root = base.root;
+        this.codec = parent.codec;
+        this.scheduler = parent.scheduler;
+        this.options = parent.options;
+        this.modelName = parent.modelName;
+        this.defaultSize = parent.defaultSize;
+        this.defaultGuidance = parent.defaultGuidance;
+        this.root = parent.root;
+        this.parent = parent;
+        this.owned = own;
+        this.loras = loras;
+    }
+
+    /**
+     * A pipeline with LoRAs applied, sharing every weight they do not touch with this one (see
+     * the class description for thread-safety and lifetime). Each LoRA adds {@code weight ×
+     * alpha / rank × up · down} to the UNet and text encoder weights it names; the patched
+     * weights are computed here, once, from the loaded model's weights. On a pipeline that has
+     * LoRAs, the result has its LoRAs and then the new ones; textual-inversion embeddings, clip
+     * skip and prompt syntax carry over. The images' {@code parameters} text records the LoRAs
+     * as AUTOMATIC1111 does: a {@code <lora:name:weight>} tag in the prompt for each LoRA the
+     * prompt does not already tag, and a {@code Lora hashes} entry. Prompts given to the derived
+     * pipeline may carry {@code <lora:name:weight>} tags for its own LoRAs (see {@link
+     * dev.jdiffusion.djl.lora.LoraTags}): they are removed before encoding and kept in the
+     * parameters, so an image's recorded prompt can be generated again as it is; a tag for
+     * another LoRA or another weight fails the call with {@link IllegalArgumentException}.
+     *
+     * @param loras the LoRAs with their weights, applied in order (the deltas add up)
+     * @return a new pipeline; close it to free its patched weights
+     * @throws ModelLoadException if a file cannot be read, is not a supported LoRA (pickles and
+     *     SDXL LoRAs are refused), or has layers that fit no weight of this model (the message
+     *     says how many and lists some)
+     * @throws IllegalStateException if this pipeline is closed, or its network or conditioner
+     *     cannot take LoRAs
+     * @throws IllegalArgumentException if {@code loras} is empty
+     */
+    public DiffusionPipeline withLoras(List<Lora> loras) throws ModelLoadException {
+        if (loras.isEmpty()) {
+            throw new IllegalArgumentException("loras: give at least one LoRA");
+        }
+        List<Lora> all = new ArrayList<>(this.loras == null ? List.of()
+                : this.loras.result().loras());
+        all.addAll(loras);
+        root.lock.readLock().lock();
+        try {
+            if (isClosed()) {
+                throw new IllegalStateException("the pipeline is closed");
+            }
+            // The patches depend on the loaded weights only: the new pipeline hangs off root.
+            return LoraPipelines.derive(root, root.manager, network, conditioner, all);
+        } finally {
+            root.lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * The LoRAs merged into this pipeline's weights.
+     *
+     * @return the LoRAs with their weights and the number of layers each network had patched,
+     *     or empty for a pipeline without LoRAs
+     */
+    public Optional<LoraMerge.Result> loras() {
+        return Optional.ofNullable(loras == null ? null : loras.result());
     }
 
     /**
      * A pipeline that also knows textual-inversion embeddings: their trigger words in prompts
      * become the embeddings' vectors. It shares every network weight with this pipeline (no
      * copy; deriving costs only the binding of the trigger words), which stays unchanged, so
-     * both serve requests at the same time. Closing the derived pipeline releases nothing;
-     * closing the loaded pipeline it comes from closes it too.
+     * both serve requests at the same time. Its LoRAs, if any, carry over. Closing the derived
+     * pipeline releases nothing; closing the pipeline it comes from closes it too.
      *
      * @param embeddings the embeddings, added to this pipeline's
      * @return the derived pipeline
@@ -142,14 +222,14 @@ public final class DiffusionPipeline implements Pipeline {
      * @throws IllegalStateException if this pipeline is closed
      */
     public DiffusionPipeline withEmbeddings(List<TextualInversion> embeddings) {
-        if (closed || root.closed) {
+        if (isClosed()) {
             throw new IllegalStateException("the pipeline is closed");
         }
         if (!(conditioner instanceof ClipConditioner clip)) {
             throw new IllegalArgumentException("textual-inversion embeddings need a model with"
                     + " a CLIP text encoder; " + modelName + " has none");
         }
-        return new DiffusionPipeline(this, clip.withEmbeddings(embeddings));
+        return new DiffusionPipeline(this, null, network, clip.withEmbeddings(embeddings), loras);
     }
 
     /**
@@ -209,10 +289,19 @@ public final class DiffusionPipeline implements Pipeline {
         if (Thread.currentThread().isInterrupted()) {
             throw new GenerationCancelledException(-1, true);
         }
-        lock.readLock().lock();
+        List<DiffusionPipeline> chain = new ArrayList<>(); // root first, this last
+        for (DiffusionPipeline p = this; p != null; p = p.parent) {
+            chain.add(0, p);
+        }
+        int locked = 0;
         try {
-            if (closed || root.closed) {
-                throw new IllegalStateException("the pipeline is closed");
+            for (DiffusionPipeline p : chain) {
+                p.lock.readLock().lock(); // the arrays of every pipeline used stay alive
+                locked++;
+            }
+            if (isClosed()) {
+                throw new IllegalStateException(closed ? "the pipeline is closed"
+                        : "the base pipeline this one is derived from is closed");
             }
             List<GeneratedImage> images = new ArrayList<>();
             List<List<GeneratedImage>> progressions = new ArrayList<>();
@@ -224,15 +313,27 @@ public final class DiffusionPipeline implements Pipeline {
                     request.previewEvery() > 0 ? progressions : List.of(),
                     Duration.ofNanos(System.nanoTime() - start));
         } finally {
-            lock.readLock().unlock();
+            for (int i = locked - 1; i >= 0; i--) {
+                chain.get(i).lock.readLock().unlock();
+            }
         }
+    }
+
+    /** Whether this pipeline or one it is derived from is closed. */
+    private boolean isClosed() {
+        for (DiffusionPipeline p = this; p != null; p = p.parent) {
+            if (p.closed) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Everything a request resolves to before native work starts. */
     private record Plan(GenerationRequest request, int width, int height, long[] seeds,
             Sampler sampler, String samplerName, DiffusersScheduler schedule, float[] sigmas,
             float[] timesteps, int startIndex, boolean guided, float initSigma,
-            float finalSigma, Conditioner conditioner) {}
+            float finalSigma, Conditioner conditioner, String prompt) {}
 
     private Plan plan(GenerationRequest r) {
         String samplerName = r.sampler() != null ? r.sampler() : options.defaultSampler();
@@ -272,8 +373,10 @@ public final class DiffusionPipeline implements Pipeline {
             labels.classOf(r.prompt());
             labels.classOf(r.negativePrompt());
         }
+        // A LoRA pipeline's own <lora:> tags are taken out before the prompt is parsed.
+        String prompt = loras == null ? r.prompt() : loras.stripTags(r.prompt());
         Conditioner text = conditioner == null ? null
-                : TextConditioning.forRequest(conditioner, r);
+                : TextConditioning.forRequest(conditioner, r, prompt);
         // The sampler's diffusers class decides the spacing a config leaves open, the timestep
         // rule, the initial noise and where the run stops; a request's spacing wins.
         DiffusersScheduler schedule = sampler.diffusersScheduler().map(scheduler::forSampler)
@@ -300,7 +403,7 @@ public final class DiffusionPipeline implements Pipeline {
         }
         boolean guided = conditioner != null && r.guidanceScale() > 1;
         return new Plan(r, width, height, seeds, sampler, samplerName, schedule, sigmas,
-                timesteps, startIndex, guided, initSigma, finalSigma, text);
+                timesteps, startIndex, guided, initSigma, finalSigma, text, prompt);
     }
 
     private void run(Plan p, NDManager rm, List<GeneratedImage> images,
@@ -313,7 +416,7 @@ public final class DiffusionPipeline implements Pipeline {
 
         // Conditioning: [uncond; cond] when guided, cond alone otherwise.
         NDList condition = p.conditioner() == null ? new NDList()
-                : TextConditioning.encode(p.conditioner(), rm, r.prompt(), r.negativePrompt(), n,
+                : TextConditioning.encode(p.conditioner(), rm, p.prompt(), r.negativePrompt(), n,
                         p.guided());
 
         BatchNoise noise = r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR
@@ -379,10 +482,13 @@ public final class DiffusionPipeline implements Pipeline {
             pixels = pixels.mul(pixelMask).add(init.mul(pixelMask.sub(1).neg()));
         }
         for (int i = 0; i < n; i++) {
-            String params = ParametersText.format(r.prompt(), r.negativePrompt(), r.steps(),
+            String params = ParametersText.format(
+                    loras == null ? r.prompt() : loras.recordedPrompt(r.prompt()),
+                    r.negativePrompt(), r.steps(),
                     p.samplerName(), r.guidanceScale(), p.seeds()[i], p.width(), p.height(),
                     modelName, r.initImage() != null ? r.strength() : null,
-                    p.schedule().spacingName(), TextConditioning.clipSkip(p.conditioner()));
+                    p.schedule().spacingName(), TextConditioning.clipSkip(p.conditioner()),
+                    loras == null ? Map.of() : loras.settings());
             if (r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR && n > 1) {
                 params += ", Batch size: " + n + ", Batch pos: " + i;
             }
@@ -549,8 +655,8 @@ public final class DiffusionPipeline implements Pipeline {
     /**
      * Releases the weights, after waiting for calls of {@link #generate} running on other
      * threads; later calls fail with {@link IllegalStateException}. Closing twice is harmless.
-     * A pipeline from {@link #withEmbeddings} only stops taking calls: the weights belong to
-     * the loaded pipeline, and closing that one closes every pipeline derived from it.
+     * A derived pipeline frees only what it owns (see the class description); closing a
+     * pipeline closes every pipeline derived from it.
      *
      * @throws IllegalStateException if called from inside a {@link #generate} call on this
      *     pipeline on the same thread (for example from a {@link StepListener}), which would
@@ -565,15 +671,13 @@ public final class DiffusionPipeline implements Pipeline {
                     + " ever; return false from the listener to cancel the run, and close the"
                     + " pipeline after generate() returns");
         }
-        if (root != this) {
-            closed = true; // a derived pipeline: the weights belong to the loaded one
-            return;
-        }
         lock.writeLock().lock();
         try {
             if (!closed) {
                 closed = true;
-                manager.close();
+                if (owned != null) {
+                    owned.close(); // a loaded pipeline's also holds its derived ones' arrays
+                }
                 LOG.debug("closed pipeline {}", modelName);
             }
         } finally {

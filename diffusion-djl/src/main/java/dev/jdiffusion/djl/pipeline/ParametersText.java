@@ -24,6 +24,14 @@ final class ParametersText {
     static String format(String prompt, String negative, int steps, String sampler,
             double guidance, long seed, int width, int height, String model, Double strength,
             String spacing, int clipSkip) {
+        return format(prompt, negative, steps, sampler, guidance, seed, width, height, model,
+                strength, spacing, clipSkip, Map.of());
+    }
+
+    /** As above, with further settings appended (e.g. {@code Lora hashes}). */
+    static String format(String prompt, String negative, int steps, String sampler,
+            double guidance, long seed, int width, int height, String model, Double strength,
+            String spacing, int clipSkip, Map<String, String> extra) {
         Map<String, String> settings = new LinkedHashMap<>();
         settings.put("Steps", Integer.toString(steps));
         settings.put("Sampler", sampler);
@@ -40,6 +48,7 @@ final class ParametersText {
         if (strength != null) {
             settings.put("Denoising strength", number(strength));
         }
+        settings.putAll(extra);
         return new ImageParameters(prompt, negative, settings).text();
     }
 

@@ -24,10 +24,12 @@ final class TextConditioning {
      * The conditioner a request uses, its prompts checked (parsed and tokenized) before any
      * native work.
      *
+     * @param prompt the request's prompt as it is encoded (a LoRA pipeline's tags removed)
+     *
      * @throws IllegalArgumentException for a clip skip out of range, an unknown syntax, or a
      *     prompt that cannot be read or is too long
      */
-    static Conditioner forRequest(Conditioner base, GenerationRequest r) {
+    static Conditioner forRequest(Conditioner base, GenerationRequest r, String prompt) {
         if (!(base instanceof ClipConditioner clip)) {
             if (r.clipSkip().isPresent() || r.promptSyntax() != null) {
                 throw new IllegalArgumentException("clipSkip and promptSyntax apply to models"
@@ -42,7 +44,7 @@ final class TextConditioning {
         if (r.promptSyntax() != null) {
             c = c.withSyntax(PromptSyntax.of(r.promptSyntax()));
         }
-        c.chunkCount(r.prompt());
+        c.chunkCount(prompt);
         c.chunkCount(r.negativePrompt());
         return c;
     }

@@ -11,6 +11,7 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import dev.jdiffusion.api.Conditioner;
+import dev.jdiffusion.djl.weights.WeightOverlay;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -55,6 +56,7 @@ public final class ClipConditioner implements Conditioner {
     private final PromptSyntax syntax;
     private final List<TextualInversion> embeddings;
     private final PromptChunks chunker;
+    private final WeightOverlay overlay;
 
     /**
      * Joins a tokenizer and a text model, reading prompts in {@link PromptSyntax#A1111}.
@@ -68,7 +70,7 @@ public final class ClipConditioner implements Conditioner {
      *     out of range
      */
     public ClipConditioner(ClipTokenizer tokenizer, ClipTextModel model, int clipSkip) {
-        this(tokenizer, model, clipSkip, PromptSyntax.A1111, List.of());
+        this(tokenizer, model, clipSkip, PromptSyntax.A1111, List.of(), WeightOverlay.none());
     }
 
     /**
@@ -82,7 +84,7 @@ public final class ClipConditioner implements Conditioner {
     }
 
     private ClipConditioner(ClipTokenizer tokenizer, ClipTextModel model, int clipSkip,
-            PromptSyntax syntax, List<TextualInversion> embeddings) {
+            PromptSyntax syntax, List<TextualInversion> embeddings, WeightOverlay overlay) {
         ClipTextConfig c = model.config();
         if (tokenizer.maxLength() > c.maxPositionEmbeddings()) {
             throw new IllegalArgumentException("the tokenizer pads to " + tokenizer.maxLength()
@@ -105,6 +107,7 @@ public final class ClipConditioner implements Conditioner {
         Triggers triggers = Triggers.of(this.embeddings, tokenizer, c.hiddenSize(),
                 tokenizer.maxLength() - 2);
         this.chunker = new PromptChunks(tokenizer, triggers, MAX_CHUNKS);
+        this.overlay = java.util.Objects.requireNonNull(overlay, "overlay");
     }
 
     /**
@@ -116,7 +119,7 @@ public final class ClipConditioner implements Conditioner {
      */
     public ClipConditioner withClipSkip(int clipSkip) {
         return clipSkip == this.clipSkip ? this
-                : new ClipConditioner(tokenizer, model, clipSkip, syntax, embeddings);
+                : new ClipConditioner(tokenizer, model, clipSkip, syntax, embeddings, overlay);
     }
 
     /**
@@ -127,7 +130,7 @@ public final class ClipConditioner implements Conditioner {
      */
     public ClipConditioner withSyntax(PromptSyntax syntax) {
         return syntax == this.syntax ? this
-                : new ClipConditioner(tokenizer, model, clipSkip, syntax, embeddings);
+                : new ClipConditioner(tokenizer, model, clipSkip, syntax, embeddings, overlay);
     }
 
     /**
@@ -142,7 +145,7 @@ public final class ClipConditioner implements Conditioner {
     public ClipConditioner withEmbeddings(List<TextualInversion> more) {
         List<TextualInversion> all = new ArrayList<>(embeddings);
         all.addAll(more);
-        return new ClipConditioner(tokenizer, model, clipSkip, syntax, all);
+        return new ClipConditioner(tokenizer, model, clipSkip, syntax, all, overlay);
     }
 
     /**
@@ -190,7 +193,7 @@ public final class ClipConditioner implements Conditioner {
         }
         Device device = modelDevice();
         try (NDManager sub = manager.newSubManager(device)) {
-            ParameterStore ps = new ParameterStore(sub, false);
+            ParameterStore ps = overlay.store(sub);
             NDList parts = new NDList();
             PromptChunks.Chunk empty = chunker.empty();
             for (int k = 0; k < count; k++) {
@@ -317,5 +320,19 @@ public final class ClipConditioner implements Conditioner {
      */
     public List<TextualInversion> embeddings() {
         return embeddings;
+    }
+
+    /**
+     * This conditioner with some of the text model's weights replaced (for example LoRA-patched
+     * layers); the model itself is not changed, so this conditioner and the new one can encode
+     * at the same time.
+     *
+     * @param weights the replacement values; the caller keeps them alive while the new
+     *     conditioner is used
+     * @return a new conditioner with the same tokenizer, model, clip skip, syntax and embeddings
+     */
+    public ClipConditioner withWeightOverlay(WeightOverlay weights) {
+        return new ClipConditioner(tokenizer, model, clipSkip, syntax, embeddings,
+                java.util.Objects.requireNonNull(weights, "weights"));
     }
 }

@@ -54,7 +54,9 @@ import java.util.TreeMap;
  *   <li>{@code cold-start}: a fresh JVM's time to its first engine result;</li>
  *   <li>{@code peak}: peak resident memory (VmHWM) of one text-to-image run in a fresh JVM, SD
  *       1.5 at 512² with guidance and the default size;</li>
- *   <li>{@code default-model}: end-to-end images/s of a trained default model.</li>
+ *   <li>{@code default-model}: end-to-end images/s of a trained default model;</li>
+ *   <li>{@code lora}: cost of a derived LoRA pipeline against weights merged in place
+ *       (creation time, extra memory, UNet step time; see {@code LoraBenchmark}).</li>
  * </ul>
  * Not thread-safe; run one suite at a time (it saturates the CPU anyway).
  */
@@ -62,7 +64,7 @@ public final class BenchSuite {
 
     /** Section names, in the order they run. */
     public static final List<String> SECTIONS = List.of("matmul", "sampler", "unet-default",
-            "unet-sd15", "profile", "vae", "load", "cold-start", "peak", "default-model");
+            "unet-sd15", "profile", "vae", "load", "cold-start", "peak", "default-model", "lora");
 
     private final BenchOptions o;
     private final PrintStream out;
@@ -127,6 +129,7 @@ public final class BenchSuite {
                     case "cold-start" -> coldStart();
                     case "peak" -> peak();
                     case "default-model" -> defaultModel();
+                    case "lora" -> results.addAll(LoraBenchmark.measure(o, out));
                     default -> throw new IllegalStateException(s);
                 }
             } catch (Exception | OutOfMemoryError e) {

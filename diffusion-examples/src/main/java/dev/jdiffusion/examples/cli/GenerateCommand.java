@@ -96,6 +96,14 @@ final class GenerateCommand implements Callable<Integer> {
             + " model's).")
     Integer clipSkip;
 
+    @Option(names = "--lora", paramLabel = "PATH[:WEIGHT]", description = "Apply a LoRA"
+            + " (.safetensors) with a weight (default 1); repeatable.")
+    List<String> loraSpecs = new java.util.ArrayList<>();
+
+    @Option(names = "--lora-dir", description = "Folder of LoRAs that <lora:name:weight> tags in"
+            + " the prompt name (name.safetensors).")
+    Path loraDir;
+
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu:N.")
     String device;
 
@@ -158,13 +166,24 @@ final class GenerateCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw usage(optionNames(e.getMessage()));
         }
+        List<dev.jdiffusion.djl.lora.Lora> loras;
+        try {
+            loras = LoraOptions.resolve(prompt, loraSpecs, loraDir);
+        } catch (IllegalArgumentException e) {
+            throw usage(e.getMessage());
+        }
         Path modelDir = model != null ? model : DefaultModel.path();
         if (!device.equals("cpu")) {
             requireGpu();
         }
         PipelineOptions opts = PipelineOptions.defaults().withDevice(device).withHalf(half);
-        try (DiffusionPipeline base = DiffusionPipeline.load(modelDir, opts)) {
-            DiffusionPipeline pipeline = loaded.isEmpty() ? base : withEmbeddings(base, loaded);
+        try (DiffusionPipeline base = DiffusionPipeline.load(modelDir, opts);
+                DiffusionPipeline patched = loras.isEmpty() ? base : base.withLoras(loras)) {
+            patched.loras().ifPresent(r -> out.printf(Locale.ROOT, "LoRAs %s: patched %d UNet and"
+                    + " %d text encoder weights%n", r.loras().stream().map(l -> l.name() + ":"
+                    + l.weight()).toList(), r.unetLayers(), r.textEncoderLayers()));
+            DiffusionPipeline pipeline = loaded.isEmpty() ? patched
+                    : withEmbeddings(patched, loaded);
             b.guidanceScale(guidance != null ? guidance : pipeline.defaultGuidance());
             int def = pipeline.defaultSize();
             // A side not given is the model's; without --width/--height the init image's size.

@@ -92,4 +92,19 @@ class BenchCommandTest {
         assertThat(Set.copyOf(results.stream().map(Result::unit).toList())).contains("s",
                 "GFLOP/s");
     }
+
+    @Test
+    void measuresTheLoraSectionOnATinyUNet(@TempDir Path dir) throws Exception {
+        Path cfg = Files.writeString(dir.resolve("unet.json"), TINY_UNET);
+        BenchOptions o = parse("--only", "lora", "--repeat", "1", "--warmup", "0",
+                "--latent-size", "8", "--text-length", "5", "--unet-config", cfg.toString(),
+                "--threads", "1", "--work", dir.toString()).options();
+        List<Result> results = new BenchSuite(o, new PrintStream(new ByteArrayOutputStream(),
+                true, StandardCharsets.UTF_8)).run();
+        assertThat(results).extracting(Result::name).doesNotContain("failed")
+                .contains("create derived (read + merge)", "extra memory of a derived pipeline",
+                        "UNet step, base weights", "UNet step, derived (overlay)",
+                        "UNet step, merged in place");
+        assertThat(results).allSatisfy(r -> assertThat(r.value()).isPositive().isFinite());
+    }
 }
