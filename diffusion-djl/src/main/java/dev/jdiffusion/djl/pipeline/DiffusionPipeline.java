@@ -270,7 +270,8 @@ public final class DiffusionPipeline implements Pipeline {
         if (conditioner != null) {
             NDList cond = conditioner.encode(rm, Collections.nCopies(n, r.prompt()));
             if (p.guided()) {
-                NDList uncond = conditioner.encode(rm, Collections.nCopies(n, r.negativePrompt()));
+                NDList uncond = conditioner.encodeNegative(rm,
+                        Collections.nCopies(n, r.negativePrompt()));
                 for (int i = 0; i < cond.size(); i++) {
                     condition.add(NDArrays.concat(new NDList(uncond.get(i), cond.get(i)), 0));
                 }
