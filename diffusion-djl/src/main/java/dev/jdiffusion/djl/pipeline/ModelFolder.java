@@ -165,12 +165,12 @@ final class ModelFolder {
                     conditioner = sdxlConditioner(dir, index, tokenizer, text, text2,
                             settings.path("clip_skip").asInt(0));
                     checkCrossAttention(dir, unetConfig, textConfig.hiddenSize()
-                            + text2.config().hiddenSize(), "the sum of text_encoder's and"
+                            + text2.config().hiddenSize(), "the sum %d of text_encoder's and"
                             + " text_encoder_2's hidden_size");
                     checkTextTime(dir, unetConfig, text2);
                 } else {
                     checkCrossAttention(dir, unetConfig, textConfig.hiddenSize(),
-                            "the text encoder's hidden_size in text_encoder/config.json");
+                            "the text encoder's hidden_size %d in text_encoder/config.json");
                     conditioner = new ClipConditioner(tokenizer, text,
                             settings.path("clip_skip").asInt(0));
                 }
@@ -321,7 +321,10 @@ final class ModelFolder {
         return (int) size;
     }
 
-    /** Every attention block's cross_attention_dim must equal the text conditioning's width. */
+    /**
+     * Every attention block's cross_attention_dim must equal the text conditioning's width;
+     * {@code what} names that width, with a {@code %d} for its value.
+     */
     private static void checkCrossAttention(Path dir, UNet2DConditionConfig unet, int width,
             String what) throws ModelLoadException {
         int n = unet.blockOutChannels().size();
@@ -333,7 +336,8 @@ final class ModelFolder {
             if (attends && unet.crossAttentionDim().get(i) != width) {
                 throw new ModelLoadException(dir.resolve("unet/config.json")
                         + ": cross_attention_dim " + unet.crossAttentionDim().get(i)
-                        + " of block " + i + " does not match " + what + " " + width);
+                        + " of block " + i + " does not match "
+                        + String.format(Locale.ROOT, what, width));
             }
         }
     }

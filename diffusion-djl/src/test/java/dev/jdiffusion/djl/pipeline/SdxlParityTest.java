@@ -276,6 +276,49 @@ class SdxlParityTest {
                 .isLessThanOrEqualTo(PIXEL_TOLERANCE);
     }
 
+    /** Max pixel difference of a run from its reference image(s). */
+    private static int worst(DiffusionPipeline p, JsonNode c) throws Exception {
+        GenerationResult result = p.generate(GenerationRequest.builder(c.get("prompt").asText())
+                .negativePrompt(c.get("negative_prompt").asText()).steps(c.get("steps").asInt())
+                .sampler(c.get("sampler").asText()).guidanceScale(c.get("guidance").asDouble())
+                .numImages(c.get("images").asInt()).seed(c.get("seed").asLong()).build());
+        float[] expected;
+        try (SafetensorsFile ref = SafetensorsFile.open(dir().resolve("reference.safetensors"))) {
+            expected = ref.readFloats(c.get("key").asText());
+        }
+        int worst = 0;
+        int at = 0;
+        for (GeneratedImage image : result.images()) {
+            int[] rgb = image.rgb();
+            for (int px = 0; px < rgb.length; px++) {
+                for (int ch = 0; ch < 3; ch++) {
+                    int actual = (rgb[px] >> (16 - 8 * ch)) & 255;
+                    worst = Math.max(worst,
+                            Math.abs(actual - Math.round(expected[at + px * 3 + ch])));
+                }
+            }
+            at += rgb.length * 3;
+        }
+        return worst;
+    }
+
+    /**
+     * The guided runs with an empty negative prompt do check force_zeros_for_empty_prompt:
+     * the same folder with it switched off (the empty prompt encoded instead of zeros) misses
+     * diffusers' image by far more than the tolerance.
+     */
+    @Test
+    void theEmptyNegativeRunsTellZerosFromTheEncodedEmptyPrompt(@TempDir Path tmp)
+            throws Exception {
+        JsonNode run0 = JSON.readTree(dir().resolve("cases.json").toFile()).get("cases").get(0);
+        assertThat(run0.get("negative_prompt").asText()).isEmpty();
+        assertThat(run0.get("guidance").asDouble()).isGreaterThan(1);
+        Path folder = copyWith(tmp, j -> j.put("force_zeros_for_empty_prompt", false));
+        try (DiffusionPipeline p = DiffusionPipeline.load(folder, PipelineOptions.defaults())) {
+            assertThat(worst(p, run0)).isGreaterThan(8 * PIXEL_TOLERANCE);
+        }
+    }
+
     @Test
     void loadsAsSdxlWithItsDefaults() throws Exception {
         DiffusionPipeline p = pipeline();
