@@ -23,7 +23,9 @@ import java.util.Set;
  * <p>Supported: down blocks {@code CrossAttnDownBlock2D}, {@code DownBlock2D}; up blocks {@code
  * CrossAttnUpBlock2D}, {@code UpBlock2D}; mid block {@code UNetMidBlock2DCrossAttn}, {@code
  * UNetMidBlock2D} or none; class conditioning through {@code num_class_embeds} (an embedding
- * table added to the time embedding). The constructor validates everything before a model is
+ * table added to the time embedding); SDXL's {@code addition_embed_type: "text_time"} ({@link
+ * TextTime}); {@code transformer_layers_per_block} as an int or one entry per down block (the
+ * mid block takes the last, up blocks the mirrored ones, as diffusers does). The constructor validates everything before a model is
  * built. Immutable and thread-safe.
  *
  * @param sampleSize the training resolution in latent pixels, informational (may be null)
@@ -50,6 +52,8 @@ import java.util.Set;
  * @param timeEmbeddingDim width of the time embedding, or null for 4 × blockOutChannels[0]
  * @param convInKernel kernel size of conv_in
  * @param convOutKernel kernel size of conv_out
+ * @param textTime SDXL's added conditioning ({@code addition_embed_type: "text_time"}), or null
+ *     for none
  */
 public record UNet2DConditionConfig(
         Integer sampleSize,
@@ -74,7 +78,8 @@ public record UNet2DConditionConfig(
         Integer numClassEmbeds,
         Integer timeEmbeddingDim,
         int convInKernel,
-        int convOutKernel) {
+        int convOutKernel,
+        TextTime textTime) {
 
     /** diffusers' class name, written as {@code _class_name}. */
     public static final String CLASS_NAME = "UNet2DConditionModel";
@@ -115,6 +120,7 @@ public record UNet2DConditionConfig(
      * @param timeEmbeddingDim see the record component
      * @param convInKernel see the record component
      * @param convOutKernel see the record component
+     * @param textTime see the record component
      * @throws IllegalArgumentException naming the offending field when a value is missing,
      *     unsupported, inconsistent or implausibly large
      */
@@ -182,6 +188,11 @@ public record UNet2DConditionConfig(
         }
         if (timeEmbeddingDim != null) {
             checkRange("time_embedding_dim", timeEmbeddingDim, 1, 4 * MAX_CHANNELS);
+        }
+        if (textTime != null) {
+            checkRange("addition_time_embed_dim", textTime.timeEmbedDim(), 2, MAX_CHANNELS);
+            checkRange("projection_class_embeddings_input_dim", textTime.inputDim(),
+                    textTime.timeEmbedDim() + 1, 16 * MAX_CHANNELS);
         }
         // Attention sizes only matter where a block has attention; block i's channels pair with
         // heads[i] in the down path, the mirrored up block and (for the last) the mid block.
@@ -270,7 +281,6 @@ public record UNet2DConditionConfig(
         j.requireDefault("only_cross_attention", false, "only_cross_attention");
         j.requireDefault("dual_cross_attention", false, "dual_cross_attention");
         j.requireDefault("act_fn", "silu", "an activation other than silu");
-        j.requireDefault("addition_embed_type", null, "addition_embed_type (SDXL-style)");
         j.requireDefault("encoder_hid_dim", null, "encoder_hid_dim");
         j.requireDefault("encoder_hid_dim_type", null, "encoder_hid_dim_type");
         j.requireDefault("time_embedding_type", "positional", "time_embedding_type");
@@ -285,6 +295,18 @@ public record UNet2DConditionConfig(
         j.requireDefault("cross_attention_norm", null, "cross_attention_norm");
         j.requireDefault("reverse_transformer_layers_per_block", null,
                 "reverse_transformer_layers_per_block");
+        String addition = j.string("addition_embed_type", null);
+        check(addition == null || TextTime.TYPE.equals(addition), what + ": addition_embed_type \""
+                + addition + "\" is not supported; use null or \"" + TextTime.TYPE + "\" (SDXL)");
+        TextTime textTime = null;
+        if (addition != null) {
+            Integer timeDim = j.optInteger("addition_time_embed_dim");
+            Integer inputDim = j.optInteger("projection_class_embeddings_input_dim");
+            check(timeDim != null && inputDim != null, what + ": addition_embed_type \""
+                    + TextTime.TYPE + "\" needs addition_time_embed_dim and"
+                    + " projection_class_embeddings_input_dim");
+            textTime = new TextTime(timeDim, inputDim);
+        }
         String classEmbedType = j.string("class_embed_type", null);
         check(classEmbedType == null || "embedding".equals(classEmbedType),
                 what + ": class_embed_type \"" + classEmbedType + "\" is not supported; use null"
@@ -321,7 +343,8 @@ public record UNet2DConditionConfig(
                     classes,
                     j.optInteger("time_embedding_dim"),
                     j.integer("conv_in_kernel", 3),
-                    j.integer("conv_out_kernel", 3));
+                    j.integer("conv_out_kernel", 3),
+                    textTime);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(what + ": " + e.getMessage(), e);
         }
@@ -384,6 +407,32 @@ public record UNet2DConditionConfig(
         }
         o.put("conv_in_kernel", convInKernel);
         o.put("conv_out_kernel", convOutKernel);
+        if (textTime != null) {
+            o.put("addition_embed_type", TextTime.TYPE);
+            o.put("addition_time_embed_dim", textTime.timeEmbedDim());
+            o.put("projection_class_embeddings_input_dim", textTime.inputDim());
+        } else {
+            o.putNull("addition_embed_type");
+        }
         return ConfigJson.write(o);
+    }
+
+    /**
+     * SDXL's added conditioning, diffusers' {@code addition_embed_type: "text_time"}: each of
+     * the K micro-conditioning numbers ({@code time_ids}: original size, crop top-left, target
+     * size; K = 6 for SDXL base) gets a sinusoidal embedding of {@code timeEmbedDim} channels
+     * (with the UNet's flip_sin_to_cos and freq_shift); they are flattened, appended to the
+     * pooled text embedding ({@code text_embeds}) and projected by the MLP {@code
+     * add_embedding} (linear_1, SiLU, linear_2) from {@code inputDim} to the time-embedding
+     * width; the result is added to the time embedding. Immutable.
+     *
+     * @param timeEmbedDim {@code addition_time_embed_dim} (SDXL 256)
+     * @param inputDim {@code projection_class_embeddings_input_dim} = pooled width + K ×
+     *     timeEmbedDim (SDXL base 1280 + 6 × 256 = 2816)
+     */
+    public record TextTime(int timeEmbedDim, int inputDim) {
+
+        /** The value of {@code addition_embed_type} this stands for. */
+        public static final String TYPE = "text_time";
     }
 }

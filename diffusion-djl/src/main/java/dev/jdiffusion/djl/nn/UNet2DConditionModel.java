@@ -43,7 +43,11 @@ import java.util.List;
  *   <li>{@code encoder_hidden_states} (N, T, cross_attention_dim) — only if {@link
  *       UNet2DConditionConfig#usesCrossAttention()};</li>
  *   <li>{@code class_labels} (N) integer in [0, num_class_embeds) — only if {@code
- *       num_class_embeds} is set.</li>
+ *       num_class_embeds} is set;</li>
+ *   <li>{@code text_embeds} (N, P) and {@code time_ids} (N, K) float — only with SDXL's added
+ *       conditioning ({@link UNet2DConditionConfig#textTime()}): the pooled text embedding and
+ *       the micro-conditioning numbers, P + K × addition_time_embed_dim =
+ *       projection_class_embeddings_input_dim.</li>
  * </ol>
  * <b>Output</b>: NDList of one array (N, out_channels, H, W), the prediction (ε, v or x₀ by how
  * the model was trained). Any H, W ≥ 1 work: odd sizes are handled as diffusers does (the
@@ -62,6 +66,7 @@ public final class UNet2DConditionModel extends AbstractBlock {
     private final Conv2d convIn;
     private final TimestepEmbedding timeEmbedding;
     private final Embedding classEmbedding;
+    private final TimestepEmbedding addEmbedding;
     private final ModuleList<DownBlock> downBlocks;
     private final MidBlock midBlock;
     private final ModuleList<UpBlock> upBlocks;
@@ -88,6 +93,8 @@ public final class UNet2DConditionModel extends AbstractBlock {
         timeEmbedding = addChildBlock("time_embedding", new TimestepEmbedding(ch.get(0), temb));
         classEmbedding = config.numClassEmbeds() == null ? null
                 : addChildBlock("class_embedding", new Embedding(config.numClassEmbeds(), temb));
+        addEmbedding = config.textTime() == null ? null : addChildBlock("add_embedding",
+                new TimestepEmbedding(config.textTime().inputDim(), temb));
 
         downBlocks = addChildBlock("down_blocks", new ModuleList<>());
         int out = ch.get(0);
@@ -157,15 +164,42 @@ public final class UNet2DConditionModel extends AbstractBlock {
      */
     public NDArray predict(ParameterStore ps, NDArray sample, NDArray timestep,
             NDArray encoderHiddenStates, NDArray classLabels, boolean training) {
+        return predict(ps, sample, timestep, encoderHiddenStates, classLabels, null, null,
+                training);
+    }
+
+    /**
+     * Predicts for one batch, with SDXL's added conditioning; the typed form of {@code
+     * forward}.
+     *
+     * @param ps the parameter store (one per thread)
+     * @param sample (N, in_channels, H, W) noisy latents
+     * @param timestep (N), (1) or () timesteps
+     * @param encoderHiddenStates (N, T, cross_attention_dim), or null for a model without
+     *     cross-attention
+     * @param classLabels (N) integer labels, or null for a model without class embedding
+     * @param textEmbeds (N, P) pooled text embeddings, or null for a model without {@link
+     *     UNet2DConditionConfig#textTime()}
+     * @param timeIds (N, K) micro-conditioning numbers (SDXL base: original height and width,
+     *     crop top and left, target height and width), or null like {@code textEmbeds}
+     * @param training whether parameters are used for training
+     * @return (N, out_channels, H, W), attached to the manager of {@code sample}
+     * @throws IllegalArgumentException if an input is missing, superfluous or mis-shaped
+     */
+    public NDArray predict(ParameterStore ps, NDArray sample, NDArray timestep,
+            NDArray encoderHiddenStates, NDArray classLabels, NDArray textEmbeds,
+            NDArray timeIds, boolean training) {
         checkInputs(sample, timestep, encoderHiddenStates, classLabels);
+        checkTextTime(sample.getShape().get(0), textEmbeds, timeIds);
         try (GradMode g = GradMode.offUnlessTraining(training)) {
             return predictWithGradModeSet(ps, sample, timestep, encoderHiddenStates,
-                    classLabels, training);
+                    classLabels, textEmbeds, timeIds, training);
         }
     }
 
     private NDArray predictWithGradModeSet(ParameterStore ps, NDArray sample, NDArray timestep,
-            NDArray encoderHiddenStates, NDArray classLabels, boolean training) {
+            NDArray encoderHiddenStates, NDArray classLabels, NDArray textEmbeds,
+            NDArray timeIds, boolean training) {
         Ctx c = new Ctx(ps, training);
         return scoped(() -> {
             long batch = sample.getShape().get(0);
@@ -183,6 +217,15 @@ public final class UNet2DConditionModel extends AbstractBlock {
             if (classEmbedding != null) {
                 emb = emb.add(classEmbedding.forward(ps, new NDList(classLabels), training)
                         .singletonOrThrow().toType(emb.getDataType(), false));
+            }
+            if (addEmbedding != null) { // SDXL: text_embeds ++ embed(time_ids) → add_embedding
+                UNet2DConditionConfig.TextTime tt = config.textTime();
+                NDArray timeEmb = timestepEmbedding(timeIds.reshape(-1), tt.timeEmbedDim(),
+                        config.flipSinToCos(), config.freqShift())
+                        .reshape(batch, -1); // (N·K, Dt) → (N, K·Dt)
+                NDArray added = textEmbeds.toType(DataType.FLOAT32, false).concat(timeEmb, 1)
+                        .toType(emb.getDataType(), false); // (N, P + K·Dt)
+                emb = emb.add(addEmbedding.apply(c, added));
             }
             NDArray ctx = encoderHiddenStates;
 
@@ -256,6 +299,33 @@ public final class UNet2DConditionModel extends AbstractBlock {
         }
     }
 
+    private void checkTextTime(long n, NDArray textEmbeds, NDArray timeIds) {
+        UNet2DConditionConfig.TextTime tt = config.textTime();
+        if (tt == null) {
+            if (textEmbeds != null || timeIds != null) {
+                throw new IllegalArgumentException("this model has no added text/time"
+                        + " conditioning (addition_embed_type); pass no text_embeds or time_ids");
+            }
+            return;
+        }
+        if (textEmbeds == null || timeIds == null || textEmbeds.getShape().dimension() != 2
+                || timeIds.getShape().dimension() != 2 || textEmbeds.getShape().get(0) != n
+                || timeIds.getShape().get(0) != n) {
+            throw new IllegalArgumentException("this model has SDXL's added conditioning"
+                    + " (addition_embed_type \"text_time\"): pass text_embeds (N, P) and"
+                    + " time_ids (N, K) with N = " + n + "; got "
+                    + (textEmbeds == null ? "no text_embeds" : textEmbeds.getShape()) + " and "
+                    + (timeIds == null ? "no time_ids" : timeIds.getShape()));
+        }
+        long width = textEmbeds.getShape().get(1) + timeIds.getShape().get(1) * tt.timeEmbedDim();
+        if (width != tt.inputDim()) {
+            throw new IllegalArgumentException("text_embeds width " + textEmbeds.getShape().get(1)
+                    + " + " + timeIds.getShape().get(1) + " time ids × addition_time_embed_dim "
+                    + tt.timeEmbedDim() + " = " + width + ", but the model's"
+                    + " projection_class_embeddings_input_dim is " + tt.inputDim());
+        }
+    }
+
     private boolean attends(int i) {
         int n = config.blockOutChannels().size();
         return UNet2DConditionConfig.CROSS_DOWN.equals(config.downBlockTypes().get(i))
@@ -272,17 +342,21 @@ public final class UNet2DConditionModel extends AbstractBlock {
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training,
             PairList<String, Object> params) {
         int expected = 2 + (config.usesCrossAttention() ? 1 : 0)
-                + (classEmbedding != null ? 1 : 0);
+                + (classEmbedding != null ? 1 : 0) + (addEmbedding != null ? 2 : 0);
         if (inputs.size() != expected) {
             throw new IllegalArgumentException("expected " + expected + " inputs (sample, "
                     + "timestep" + (config.usesCrossAttention() ? ", encoder_hidden_states" : "")
-                    + (classEmbedding != null ? ", class_labels" : "") + "); got "
+                    + (classEmbedding != null ? ", class_labels" : "")
+                    + (addEmbedding != null ? ", text_embeds, time_ids" : "") + "); got "
                     + inputs.size());
         }
         int i = 2;
         NDArray ehs = config.usesCrossAttention() ? inputs.get(i++) : null;
-        NDArray labels = classEmbedding != null ? inputs.get(i) : null;
-        return new NDList(predict(ps, inputs.get(0), inputs.get(1), ehs, labels, training));
+        NDArray labels = classEmbedding != null ? inputs.get(i++) : null;
+        NDArray textEmbeds = addEmbedding != null ? inputs.get(i++) : null;
+        NDArray timeIds = addEmbedding != null ? inputs.get(i) : null;
+        return new NDList(predict(ps, inputs.get(0), inputs.get(1), ehs, labels, textEmbeds,
+                timeIds, training));
     }
 
     @Override

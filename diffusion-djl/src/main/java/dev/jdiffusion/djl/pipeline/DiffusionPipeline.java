@@ -227,7 +227,8 @@ public final class DiffusionPipeline implements Pipeline {
         }
         if (!(conditioner instanceof ClipConditioner clip)) {
             throw new IllegalArgumentException("textual-inversion embeddings need a model with"
-                    + " a CLIP text encoder; " + modelName + " has none");
+                    + " one CLIP text encoder (SD 1.x/2.x); " + modelName + " has "
+                    + (conditioner == null ? "none" : conditioner.getClass().getSimpleName()));
         }
         return new DiffusionPipeline(this, null, network, clip.withEmbeddings(embeddings), loras);
     }

@@ -20,8 +20,10 @@ import dev.jdiffusion.djl.safetensors.SafetensorsFile;
 import dev.jdiffusion.djl.text.ClipConditioner;
 import dev.jdiffusion.djl.text.ClipTextConfig;
 import dev.jdiffusion.djl.text.ClipTextModel;
+import dev.jdiffusion.djl.text.ClipTextModelWithProjection;
 import dev.jdiffusion.djl.text.ClipTokenizer;
 import dev.jdiffusion.djl.text.PromptSyntax;
+import dev.jdiffusion.djl.text.SdxlConditioner;
 import dev.jdiffusion.djl.weights.KeyMapping;
 import dev.jdiffusion.djl.weights.PickleGuard;
 import dev.jdiffusion.djl.weights.SingleFileCheckpoint;
@@ -142,6 +144,9 @@ final class ModelFolder {
         Conditioner conditioner = null;
         ClipTextModel text = null;
         Path textDir = component(dir, index, "text_encoder", false);
+        Path text2Dir = component(dir, index, "text_encoder_2", false);
+        ClipTextModelWithProjection text2 = null;
+        checkSdxlParts(dir, index, unetConfig, textDir, text2Dir);
         if (textDir != null) {
             Path tokDir = component(dir, index, "tokenizer", true);
             for (String f : TOKENIZER_FILES) {
@@ -154,12 +159,23 @@ final class ModelFolder {
             Path textConfigFile = requireFile(dir, textDir.resolve("config.json"),
                     "text_encoder config");
             ClipTextConfig textConfig = ClipTextConfig.fromJson(textConfigFile);
-            checkCrossAttention(dir, unetConfig, textConfig);
             text = new ClipTextModel(textConfig);
             try {
-                conditioner = new ClipConditioner(tokenizer, text,
-                        settings.path("clip_skip").asInt(0)).withSyntax(PromptSyntax.of(
-                                settings.path("prompt_syntax").asText("a1111")));
+                if (text2Dir != null) {
+                    text2 = sdxlTextEncoder2(dir, text2Dir);
+                    conditioner = sdxlConditioner(dir, index, tokenizer, text, text2,
+                            settings.path("clip_skip").asInt(0));
+                    checkCrossAttention(dir, unetConfig, textConfig.hiddenSize()
+                            + text2.config().hiddenSize(), "the sum %d of text_encoder's and"
+                            + " text_encoder_2's hidden_size");
+                    checkTextTime(dir, unetConfig, text2);
+                } else {
+                    checkCrossAttention(dir, unetConfig, textConfig.hiddenSize(),
+                            "the text encoder's hidden_size %d in text_encoder/config.json");
+                    conditioner = new ClipConditioner(tokenizer, text,
+                            settings.path("clip_skip").asInt(0)).withSyntax(PromptSyntax.of(
+                                    settings.path("prompt_syntax").asText("a1111")));
+                }
             } catch (IllegalArgumentException e) {
                 throw new ModelLoadException(dir + ": the tokenizer (" + tokDir
                         + ": vocab.json, tokenizer_config.json), the text encoder ("
@@ -215,13 +231,19 @@ final class ModelFolder {
                     KeyMapping.identity().skipping(ClipTextModel.BUFFER_KEYS::contains),
                     manager, dtype);
         }
+        if (text2 != null) {
+            loadWeights("text_encoder_2", text2, text2Dir,
+                    KeyMapping.identity().skipping(ClipTextModel.BUFFER_KEYS::contains),
+                    manager, dtype);
+        }
 
         String name = settings.path("name").asText(dir.getFileName().toString());
         LatentCodec codec = vae != null ? new VaeCodec(vae, manager) : LatentCodec.PIXELS;
         PipelineOptions effective = settings.has("default_sampler") && options.defaultSampler()
                 .equals(PipelineOptions.defaults().defaultSampler())
                 ? options.withDefaultSampler(settings.get("default_sampler").asText()) : options;
-        return new DiffusionPipeline(manager, new UNetNetwork(unet, manager), conditioner, codec,
+        return new DiffusionPipeline(manager, new UNetNetwork(unet, manager, codec.factor()),
+                conditioner, codec,
                 scheduler, effective, name, size,
                 settings.path("default_guidance").asDouble(7.5));
     }
@@ -305,20 +327,23 @@ final class ModelFolder {
         return (int) size;
     }
 
-    /** Every attention block's cross_attention_dim must equal the text encoder's width. */
-    private static void checkCrossAttention(Path dir, UNet2DConditionConfig unet,
-            ClipTextConfig text) throws ModelLoadException {
+    /**
+     * Every attention block's cross_attention_dim must equal the text conditioning's width;
+     * {@code what} names that width, with a {@code %d} for its value.
+     */
+    private static void checkCrossAttention(Path dir, UNet2DConditionConfig unet, int width,
+            String what) throws ModelLoadException {
         int n = unet.blockOutChannels().size();
         for (int i = 0; i < n; i++) {
             boolean attends = unet.downBlockTypes().get(i).startsWith("CrossAttn")
                     || unet.upBlockTypes().get(n - 1 - i).startsWith("CrossAttn")
                     || (i == n - 1 && unet.midBlockType() != null
                             && unet.midBlockType().endsWith("CrossAttn"));
-            if (attends && unet.crossAttentionDim().get(i) != text.hiddenSize()) {
+            if (attends && unet.crossAttentionDim().get(i) != width) {
                 throw new ModelLoadException(dir.resolve("unet/config.json")
                         + ": cross_attention_dim " + unet.crossAttentionDim().get(i)
-                        + " of block " + i + " does not match the text encoder's hidden_size "
-                        + text.hiddenSize() + " in text_encoder/config.json");
+                        + " of block " + i + " does not match "
+                        + String.format(Locale.ROOT, what, width));
             }
         }
     }
@@ -501,6 +526,91 @@ final class ModelFolder {
             return node;
         } catch (IOException e) {
             throw new ModelLoadException(file + " is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    // ---------------------------------------------------------------- SDXL (issue 16)
+
+    /** The SDXL parts must come together: both text encoders and a text_time UNet. */
+    private static void checkSdxlParts(Path dir, JsonNode index, UNet2DConditionConfig unet,
+            Path textDir, Path text2Dir) throws ModelLoadException {
+        Path indexFile = dir.resolve("model_index.json");
+        String cls = index.path("_class_name").asText("");
+        if (unet.textTime() != null && text2Dir == null) {
+            throw new ModelLoadException(indexFile + " lists no text_encoder_2, but the UNet has"
+                    + " SDXL's added conditioning (addition_embed_type \"text_time\" in"
+                    + " unet/config.json), which needs text_encoder_2 and tokenizer_2"
+                    + (cls.isEmpty() ? "" : " (" + cls + ")"));
+        }
+        if (text2Dir != null && textDir == null) {
+            throw new ModelLoadException(indexFile + " lists text_encoder_2 without text_encoder:"
+                    + " an SDXL refiner-style model, which is not supported yet (SDXL base"
+                    + " folders have both)");
+        }
+        if (text2Dir != null && unet.textTime() == null) {
+            throw new ModelLoadException(indexFile + " lists text_encoder_2, but unet/config.json"
+                    + " has no addition_embed_type \"text_time\" for its pooled output");
+        }
+    }
+
+    /** text_encoder_2: a CLIPTextModelWithProjection with its eos_token_id. */
+    private static ClipTextModelWithProjection sdxlTextEncoder2(Path dir, Path text2Dir)
+            throws ModelLoadException {
+        Path file = requireFile(dir, text2Dir.resolve("config.json"), "text_encoder_2 config");
+        ClipTextConfig config = ClipTextConfig.fromJson(file);
+        JsonNode json = readJson(dir, file, "text_encoder_2 config");
+        JsonNode eos = json.get("eos_token_id");
+        if (eos != null && !(eos.isIntegralNumber() && eos.canConvertToInt())) {
+            throw new ModelLoadException(file + ": eos_token_id must be an integer, got " + eos);
+        }
+        if (config.projectionDim().isEmpty()) {
+            throw new ModelLoadException(file + ": projection_dim is missing; text_encoder_2 of"
+                    + " SDXL is a CLIPTextModelWithProjection (projection_dim 1280)");
+        }
+        try {
+            return new ClipTextModelWithProjection(config, eos == null
+                    ? ClipTextModelWithProjection.LEGACY_EOS_TOKEN_ID : eos.asInt());
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** tokenizer_2 and both encoders as an {@link SdxlConditioner}. */
+    private static Conditioner sdxlConditioner(Path dir, JsonNode index, ClipTokenizer tokenizer,
+            ClipTextModel text, ClipTextModelWithProjection text2, int clipSkip)
+            throws ModelLoadException {
+        Path tok2Dir = component(dir, index, "tokenizer_2", false);
+        if (tok2Dir == null) {
+            throw new ModelLoadException(dir.resolve("model_index.json") + " lists"
+                    + " text_encoder_2 but no tokenizer_2");
+        }
+        for (String f : TOKENIZER_FILES) {
+            Path file = tok2Dir.resolve(f);
+            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+                requireInside(dir, file);
+            }
+        }
+        JsonNode zeros = index.get("force_zeros_for_empty_prompt");
+        if (zeros != null && !zeros.isBoolean()) {
+            throw new ModelLoadException(dir.resolve("model_index.json")
+                    + ": force_zeros_for_empty_prompt must be true or false, got " + zeros);
+        }
+        // diffusers' StableDiffusionXLPipeline defaults it to true.
+        return new SdxlConditioner(tokenizer, text, ClipTokenizer.load(tok2Dir), text2, clipSkip,
+                zeros == null || zeros.asBoolean());
+    }
+
+    /** projection_class_embeddings_input_dim must be the pooled width + 6 time embeddings. */
+    private static void checkTextTime(Path dir, UNet2DConditionConfig unet,
+            ClipTextModelWithProjection text2) throws ModelLoadException {
+        UNet2DConditionConfig.TextTime tt = unet.textTime();
+        int expected = text2.projectionDim() + 6 * tt.timeEmbedDim();
+        if (tt.inputDim() != expected) {
+            throw new ModelLoadException(dir.resolve("unet/config.json")
+                    + ": projection_class_embeddings_input_dim " + tt.inputDim() + " does not"
+                    + " fit text_encoder_2's projection_dim " + text2.projectionDim() + " + 6"
+                    + " time ids x addition_time_embed_dim " + tt.timeEmbedDim() + " = "
+                    + expected + " (an SDXL refiner's 5 time ids are not supported yet)");
         }
     }
 }

@@ -64,7 +64,7 @@ final class TextConditioning {
         if (!guided) {
             return cond;
         }
-        NDList uncond = c.encode(rm, Collections.nCopies(n, negative));
+        NDList uncond = c.encodeNegative(rm, Collections.nCopies(n, negative));
         NDList out = new NDList();
         NDList empty = null;
         for (int i = 0; i < cond.size(); i++) {

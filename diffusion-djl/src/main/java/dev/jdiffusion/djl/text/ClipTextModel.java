@@ -18,7 +18,9 @@ import ai.djl.util.PairList;
 import dev.jdiffusion.djl.nn.Embedding;
 import dev.jdiffusion.djl.nn.GradMode;
 import dev.jdiffusion.djl.nn.LayerNorm;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -102,6 +104,27 @@ public final class ClipTextModel extends AbstractBlock {
     NDArray encode(ParameterStore ps, NDArray inputIds, int clipSkip, NDArray fixValues,
             NDArray fixMask) {
         return textModel.encode(ps, inputIds, clipSkip, fixValues, fixMask, false);
+    }
+
+    /**
+     * The raw output of one layer, without the final LayerNorm: transformers' {@code
+     * hidden_states[-1 - skip]} ({@code skip} 1 is the penultimate layer SDXL's pipeline uses).
+     *
+     * @param ps the parameter store of this call
+     * @param inputIds (N, T) token ids, any integer type
+     * @param skip how many final layers to leave out, 0 ≤ skip &lt; layers
+     * @return (N, T, hidden), owned by the manager of {@code inputIds}
+     * @throws IllegalArgumentException if the shape or {@code skip} is out of range
+     */
+    public NDArray hiddenState(ParameterStore ps, NDArray inputIds, int skip) {
+        try (GradMode g = GradMode.offUnlessTraining(false)) {
+            return textModel.run(ps, inputIds, skip, false);
+        }
+    }
+
+    /** The text transformer (for {@link ClipTextModelWithProjection}). */
+    TextTransformer textModel() {
+        return textModel;
     }
 
     @Override
@@ -353,6 +376,55 @@ public final class ClipTextModel extends AbstractBlock {
                 x = all[i].apply(ps, x, mask, training);
             }
             return finalNorm.forward(ps, new NDList(x), training).singletonOrThrow();
+        }
+
+        /** The output of layer L − skip, no final LayerNorm. */
+        NDArray run(ParameterStore ps, NDArray ids, int skip, boolean training) {
+            int layers = encoder.layers.layers.length;
+            if (skip < 0 || skip >= layers) {
+                throw new IllegalArgumentException("the layers to skip must be in 0.."
+                        + (layers - 1) + ", got " + skip);
+            }
+            List<NDArray> states = states(ps, ids, layers - skip, training);
+            return states.get(states.size() - 1);
+        }
+
+        /**
+         * transformers' hidden_states up to layer {@code upTo}: the embeddings, then each
+         * layer's raw output (upTo + 1 arrays, owned by the manager of {@code ids}).
+         */
+        List<NDArray> states(ParameterStore ps, NDArray ids, int upTo, boolean training) {
+            Shape s = ids.getShape();
+            if (s.dimension() != 2 || s.get(1) < 1 || s.get(1) > config.maxPositionEmbeddings()) {
+                throw new IllegalArgumentException("input ids must be (N, T) with 1 <= T <= "
+                        + config.maxPositionEmbeddings() + ", got " + s);
+            }
+            EncoderLayer[] all = encoder.layers.layers;
+            NDArray x;
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                x = embeddings.apply(ps, ids, null, null, training); // (N, T, D)
+                NDScope.unregister(x);
+            }
+            x.attach(ids.getManager());
+            NDArray mask = causalMask(x.getManager(), (int) s.get(1))
+                    .toDevice(x.getDevice(), false).toType(x.getDataType(), false); // (T, T)
+            List<NDArray> out = new ArrayList<>();
+            out.add(x);
+            for (int i = 0; i < upTo; i++) {
+                x = all[i].apply(ps, x, mask, training);
+                out.add(x);
+            }
+            return out;
+        }
+
+        /** The final LayerNorm. */
+        NDArray finalNorm(ParameterStore ps, NDArray x, boolean training) {
+            return finalNorm.forward(ps, new NDList(x), training).singletonOrThrow();
+        }
+
+        int layerCount() {
+            return encoder.layers.layers.length;
         }
 
         private static NDArray causalMask(NDManager manager, int t) {

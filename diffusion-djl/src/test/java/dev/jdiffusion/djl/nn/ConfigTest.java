@@ -118,7 +118,13 @@ class ConfigTest {
         rejects("{\"down_block_types\": [\"AttnDownBlock2D\", \"DownBlock2D\", \"DownBlock2D\","
                 + " \"DownBlock2D\"]}", "\"AttnDownBlock2D\" is not supported");
         rejects("{\"mid_block_type\": \"UNetMidBlock2DSimpleCrossAttn\"}", "mid block type");
-        rejects("{\"addition_embed_type\": \"text_time\"}", "addition_embed_type");
+        rejects("{\"addition_embed_type\": \"text_time\"}",
+                "needs addition_time_embed_dim and projection_class_embeddings_input_dim");
+        rejects("{\"addition_embed_type\": \"text_image\"}",
+                "addition_embed_type \"text_image\" is not supported");
+        rejects("{\"addition_embed_type\": \"text_time\", \"addition_time_embed_dim\": 256,"
+                + " \"projection_class_embeddings_input_dim\": 200}",
+                "projection_class_embeddings_input_dim must be in");
         rejects("{\"num_attention_heads\": 8}", "num_attention_heads");
         rejects("{\"class_embed_type\": \"timestep\"}", "class_embed_type \"timestep\"");
         rejects("{\"in_channels\": \"four\"}", "\"in_channels\" must be an integer");

@@ -123,6 +123,10 @@ final class InfoCommand implements Callable<Integer> {
         ClipTextConfig text = textDir == null ? null
                 : config(textDir, ClipTextConfig::fromJson);
         Path tokDir = component(dir, index, "tokenizer");
+        Path text2Dir = component(dir, index, "text_encoder_2");
+        ClipTextConfig text2 = text2Dir == null ? null
+                : config(text2Dir, ClipTextConfig::fromJson);
+        Path tok2Dir = component(dir, index, "tokenizer_2");
         Path schedDir = component(dir, index, "scheduler");
         SchedulerConfig scheduler = null;
         boolean spacingGiven = true;
@@ -139,6 +143,7 @@ final class InfoCommand implements Callable<Integer> {
         line("model", settings.path("name").asText(dir.getFileName().toString()));
         line("path", dir + " (diffusers folder, "
                 + index.path("_class_name").asText("no pipeline class") + ")");
+        line("family", family(unet, text, text2));
         out.println("components:");
         List<Weights> all = new ArrayList<>();
         all.add(componentRow("unet", unetDir, "UNet2DConditionModel, channels "
@@ -162,6 +167,14 @@ final class InfoCommand implements Callable<Integer> {
             absentRow("tokenizer", tokenizer(tokDir));
         } else {
             absentRow("tokenizer", "none");
+        }
+        if (text2Dir != null) {
+            all.add(componentRow("text_encoder_2", text2Dir, "CLIPTextModelWithProjection, "
+                    + text2.numHiddenLayers() + " layers, width " + text2.hiddenSize()
+                    + ", projection " + text2.projectionDim().orElse(512)));
+        }
+        if (tok2Dir != null) {
+            absentRow("tokenizer_2", tokenizer(tok2Dir));
         }
         absentRow("scheduler", scheduler == null ? "none"
                 : scheduler.className().isEmpty() ? "(no _class_name)" : scheduler.className());
@@ -206,8 +219,32 @@ final class InfoCommand implements Callable<Integer> {
         metadata(unetDir);
     }
 
+    /**
+     * The model family by the traits that tell them apart: SDXL by its added text/time
+     * conditioning, SD 2.x and 1.x by the text width their UNet cross-attends to (OpenCLIP
+     * ViT-H 1024, CLIP ViT-L 768).
+     */
+    static String family(UNet2DConditionConfig unet, ClipTextConfig text, ClipTextConfig text2) {
+        if (unet.textTime() != null) {
+            return text != null && text2 != null ? "SDXL (base: two text encoders, pooled"
+                    + " embedding and size/crop conditioning)"
+                    : "SDXL refiner-style (one text encoder; not loadable yet)";
+        }
+        if (text != null && text.hiddenSize() == 1024) {
+            return "SD 2.x (OpenCLIP ViT-H text encoder, width 1024)";
+        }
+        if (text != null && text.hiddenSize() == 768) {
+            return "SD 1.x (CLIP ViT-L text encoder, width 768)";
+        }
+        return "custom (no Stable Diffusion family's text width or added conditioning)";
+    }
+
     private String conditioning(ClipTextConfig text, UNet2DConditionConfig unet,
             JsonNode settings) {
+        if (text != null && unet.textTime() != null) {
+            return "text prompt (two CLIP encoders, up to " + text.maxPositionEmbeddings()
+                    + " tokens; pooled embedding and size/crop time ids)";
+        }
         if (text != null) {
             return "text prompt (CLIP encoder, vocabulary " + text.vocabSize() + ", up to "
                     + text.maxPositionEmbeddings() + " tokens)";

@@ -355,6 +355,7 @@ class CliTest {
         String o = r.out;
         assertTrue(o.contains("model:        tiny-text"), o);
         assertTrue(o.contains("diffusers folder, StableDiffusionPipeline"), o);
+        assertTrue(o.contains("family:       custom"), o);
         assertRow(o, "unet", TinyModel.unetParams, "F32");
         assertRow(o, "vae", TinyModel.vaeParams, "F32");
         assertRow(o, "text_encoder", TinyModel.textParams, "F32");
@@ -372,6 +373,23 @@ class CliTest {
                 + " over 1000 steps, prediction epsilon, spacing linspace"), o);
         assertTrue(o.contains("defaults:     guidance 5.0, sampler euler (jdiffusion.json)"), o);
         assertFalse(o.contains("check:"), "no load without --check");
+    }
+
+    @Test
+    void infoNamesTheSdxlFamilyAndItsSecondTextEncoder() {
+        // The SDXL reference fixture of diffusion-djl's SdxlParityTest.
+        Path dir = Path.of("..", "diffusion-djl", "src", "test", "resources", "reference",
+                "sdxl");
+        Run r = run("info", dir.toString());
+        assertEquals(0, r.code, r.err);
+        String o = r.out;
+        assertTrue(o.contains("family:       SDXL (base"), o);
+        assertTrue(o.lines().anyMatch(l -> l.startsWith("  text_encoder_2")
+                && l.contains("CLIPTextModelWithProjection, 3 layers, width 24, projection 12")),
+                o);
+        assertTrue(o.lines().anyMatch(l -> l.startsWith("  tokenizer_2")), o);
+        assertTrue(o.contains("scaling factor 0.13025"), o);
+        assertTrue(o.contains("conditioning: text prompt (two CLIP encoders"), o);
     }
 
     @Test

@@ -1,0 +1,232 @@
+package dev.jdiffusion.djl.text;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import dev.jdiffusion.api.Conditioner;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Text conditioning for SDXL, as diffusers' {@code StableDiffusionXLPipeline.encode_prompt}
+ * does it: each prompt goes through both tokenizers (padded/truncated to 77 tokens) and both
+ * text encoders, CLIP ViT-L ({@link ClipTextModel}, {@code text_encoder}) and OpenCLIP ViT-bigG
+ * with its projection ({@link ClipTextModelWithProjection}, {@code text_encoder_2}).
+ *
+ * <p><b>Output</b> of {@link #encode} and {@link #encodeNegative}, in this order:
+ * <ol>
+ *   <li>{@code encoder_hidden_states} (N, 77, D1 + D2): the raw penultimate hidden states of
+ *       the two encoders (transformers' {@code hidden_states[-2]}, no final LayerNorm;
+ *       {@code hidden_states[-2 - clipSkip]} with a clip skip), concatenated on the feature
+ *       axis, encoder 1 first;</li>
+ *   <li>{@code text_embeds} (N, P): encoder 2's pooled, projected output.</li>
+ * </ol>
+ * The UNet's other added input, the micro-conditioning {@code time_ids}, depends on the image
+ * size, not on the prompt; the pipeline's network adds it (see {@code UNetNetwork}).
+ *
+ * <p>With {@code forceZerosForEmptyPrompt} (model_index.json's {@code
+ * force_zeros_for_empty_prompt}, true for SDXL base), an empty negative prompt is all zeros in
+ * both outputs instead of the encoding of "", as diffusers does when no negative prompt is
+ * given; the positive prompt is always encoded, empty or not.
+ *
+ * <p>Results belong to the caller's manager, intermediates are freed before a call returns.
+ * Thread-safe: tokenizers and weights are only read.
+ */
+public final class SdxlConditioner implements Conditioner {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SdxlConditioner.class);
+
+    private final ClipTokenizer tokenizer1;
+    private final ClipTextModel text1;
+    private final ClipTokenizer tokenizer2;
+    private final ClipTextModelWithProjection text2;
+    private final int clipSkip;
+    private final boolean forceZerosForEmptyPrompt;
+
+    /**
+     * Joins the two tokenizers and text encoders.
+     *
+     * @param tokenizer1 {@code tokenizer}
+     * @param text1 {@code text_encoder}, weights set before {@link #encode} is called
+     * @param tokenizer2 {@code tokenizer_2}; must pad to the same length as {@code tokenizer1}
+     * @param text2 {@code text_encoder_2}, weights set before {@link #encode} is called
+     * @param clipSkip 0 for the penultimate layer (diffusers' {@code clip_skip=None}), k for
+     *     k layers before it
+     * @param forceZerosForEmptyPrompt whether an empty negative prompt is all zeros
+     * @throws IllegalArgumentException if a tokenizer does not fit its encoder, the two
+     *     sequence lengths differ, or {@code clipSkip} leaves no layer
+     */
+    public SdxlConditioner(ClipTokenizer tokenizer1, ClipTextModel text1,
+            ClipTokenizer tokenizer2, ClipTextModelWithProjection text2, int clipSkip,
+            boolean forceZerosForEmptyPrompt) {
+        fits("tokenizer / text_encoder", tokenizer1, text1.config());
+        fits("tokenizer_2 / text_encoder_2", tokenizer2, text2.config());
+        if (tokenizer1.maxLength() != tokenizer2.maxLength()) {
+            throw new IllegalArgumentException("tokenizer pads to " + tokenizer1.maxLength()
+                    + " tokens but tokenizer_2 to " + tokenizer2.maxLength()
+                    + "; their hidden states are concatenated and must have one length");
+        }
+        int layers = Math.min(text1.config().numHiddenLayers(),
+                text2.config().numHiddenLayers());
+        if (clipSkip < 0 || clipSkip + 1 >= layers) {
+            throw new IllegalArgumentException("clipSkip must be in 0.." + (layers - 2)
+                    + " (SDXL starts from the penultimate layer), got " + clipSkip);
+        }
+        this.tokenizer1 = tokenizer1;
+        this.text1 = text1;
+        this.tokenizer2 = tokenizer2;
+        this.text2 = text2;
+        this.clipSkip = clipSkip;
+        this.forceZerosForEmptyPrompt = forceZerosForEmptyPrompt;
+    }
+
+    private static void fits(String what, ClipTokenizer tokenizer, ClipTextConfig c) {
+        if (tokenizer.maxLength() > c.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException(what + ": the tokenizer pads to "
+                    + tokenizer.maxLength() + " tokens but the text model has only "
+                    + c.maxPositionEmbeddings() + " positions");
+        }
+        if (tokenizer.vocabSize() > c.vocabSize()) {
+            throw new IllegalArgumentException(what + ": the tokenizer has "
+                    + tokenizer.vocabSize() + " ids but the text model's vocab_size is "
+                    + c.vocabSize());
+        }
+    }
+
+    /**
+     * The width of {@code encoder_hidden_states}.
+     *
+     * @return D1 + D2
+     */
+    public int contextDim() {
+        return text1.config().hiddenSize() + text2.config().hiddenSize();
+    }
+
+    /**
+     * The width of {@code text_embeds}.
+     *
+     * @return P, encoder 2's projection_dim
+     */
+    public int pooledDim() {
+        return text2.projectionDim();
+    }
+
+    /**
+     * Whether an empty negative prompt is all zeros.
+     *
+     * @return model_index.json's force_zeros_for_empty_prompt as given at construction
+     */
+    public boolean forceZerosForEmptyPrompt() {
+        return forceZerosForEmptyPrompt;
+    }
+
+    /**
+     * Encodes prompts.
+     *
+     * @param manager the manager that owns the result
+     * @param prompts one or more prompts
+     * @return {@code NDList(encoder_hidden_states (N, 77, D1 + D2), text_embeds (N, P))}
+     * @throws IllegalArgumentException if {@code prompts} is empty
+     * @throws IllegalStateException if a text model's weights are not set
+     */
+    @Override
+    public NDList encode(NDManager manager, List<String> prompts) {
+        if (prompts.isEmpty()) {
+            throw new IllegalArgumentException("at least one prompt is needed");
+        }
+        int n = prompts.size();
+        int t = tokenizer1.maxLength();
+        int[] ids1 = tokenize(tokenizer1, prompts, "tokenizer");
+        int[] ids2 = tokenize(tokenizer2, prompts, "tokenizer_2");
+        Device device = deviceOf(text1, "text_encoder");
+        deviceOf(text2, "text_encoder_2");
+        try (NDManager sub = manager.newSubManager(device)) {
+            ParameterStore ps = new ParameterStore(sub, false);
+            NDArray h1 = text1.hiddenState(ps, sub.create(ids1, new Shape(n, t)), 1 + clipSkip);
+            ClipTextModelWithProjection.Output o2 = text2.encode(ps,
+                    sub.create(ids2, new Shape(n, t)), 1 + clipSkip);
+            NDArray context = h1.concat(o2.hiddenState().toType(h1.getDataType(), false), 2);
+            NDArray pooled = o2.textEmbeds();
+            context.attach(manager); // (N, T, D1 + D2)
+            pooled.attach(manager); // (N, P)
+            return new NDList(context, pooled);
+        }
+    }
+
+    /**
+     * Encodes negative prompts: as {@link #encode}, except that with {@code
+     * forceZerosForEmptyPrompt} every empty prompt's entries are zeros.
+     *
+     * @param manager the manager that owns the result
+     * @param negativePrompts one or more negative prompts
+     * @return as {@link #encode}
+     * @throws IllegalArgumentException if {@code negativePrompts} is empty
+     * @throws IllegalStateException if a text model's weights are not set
+     */
+    @Override
+    public NDList encodeNegative(NDManager manager, List<String> negativePrompts) {
+        if (negativePrompts.isEmpty()) {
+            throw new IllegalArgumentException("at least one prompt is needed");
+        }
+        int n = negativePrompts.size();
+        float[] keep = new float[n];
+        boolean anyKept = false;
+        for (int i = 0; i < n; i++) {
+            keep[i] = forceZerosForEmptyPrompt && negativePrompts.get(i).isEmpty() ? 0 : 1;
+            anyKept |= keep[i] != 0;
+        }
+        if (!anyKept) {
+            Device device = deviceOf(text1, "text_encoder");
+            DataType type = text1.getParameters().valueAt(0).getArray().getDataType();
+            NDArray context = manager.zeros(new Shape(n, tokenizer1.maxLength(), contextDim()),
+                    type, device);
+            NDArray pooled = manager.zeros(new Shape(n, pooledDim()), type, device);
+            return new NDList(context, pooled);
+        }
+        NDList out = encode(manager, negativePrompts);
+        for (float k : keep) {
+            if (k == 0) { // some empty, some not: zero the empty rows
+                NDArray mask = manager.create(keep, new Shape(n, 1))
+                        .toDevice(out.get(0).getDevice(), false);
+                NDArray context = out.get(0).mul(mask.reshape(n, 1, 1)
+                        .toType(out.get(0).getDataType(), false));
+                NDArray pooled = out.get(1).mul(mask.toType(out.get(1).getDataType(), false));
+                return new NDList(context, pooled);
+            }
+        }
+        return out;
+    }
+
+    private static int[] tokenize(ClipTokenizer tokenizer, List<String> prompts, String which) {
+        int t = tokenizer.maxLength();
+        int[] ids = new int[prompts.size() * t];
+        for (int i = 0; i < prompts.size(); i++) {
+            ClipTokenizer.Encoding e = tokenizer.encode(prompts.get(i));
+            if (e.truncated()) {
+                LOG.warn("Prompt has {} tokens, more than the {} {} takes; ignored the last {}"
+                        + " characters (after clean-up)", e.textTokens(), t - 2, which,
+                        e.droppedChars());
+            }
+            System.arraycopy(e.ids(), 0, ids, i * t, t);
+        }
+        return ids;
+    }
+
+    private static Device deviceOf(Block model, String name) {
+        for (Pair<String, Parameter> p : model.getParameters()) {
+            if (!p.getValue().isInitialized()) {
+                throw new IllegalStateException(name + "'s weights are not set ("
+                        + p.getKey() + " is uninitialized): load or initialize them first");
+            }
+        }
+        return model.getParameters().valueAt(0).getArray().getDevice();
+    }
+}
