@@ -104,13 +104,7 @@ public final class AutoencoderKL extends AbstractBlock {
      * @return NDList(mean, logvar) as {@link #encode(NDArray)}
      */
     public NDList encode(ParameterStore ps, NDArray pixels, boolean training) {
-        Shape s = pixels.getShape();
-        int f = config.downsampleFactor();
-        if (s.dimension() != 4 || s.get(1) != config.inChannels() || s.get(2) % f != 0
-                || s.get(3) % f != 0) {
-            throw new IllegalArgumentException("pixels must be (N, " + config.inChannels()
-                    + ", H, W) with H and W multiples of " + f + "; got " + s);
-        }
+        encodeShapeCheck(pixels.getShape());
         Ctx c = new Ctx(ps, training);
         try (GradMode g = GradMode.offUnlessTraining(training)) {
             NDArray moments = scoped(() -> {
@@ -145,17 +139,64 @@ public final class AutoencoderKL extends AbstractBlock {
      * @return pixels as {@link #decode(NDArray)}
      */
     public NDArray decode(ParameterStore ps, NDArray latents, boolean training) {
-        Shape s = latents.getShape();
-        if (s.dimension() != 4 || s.get(1) != config.latentChannels()) {
-            throw new IllegalArgumentException("latents must be (N, " + config.latentChannels()
-                    + ", h, w); got " + s);
-        }
+        decodeShapeCheck(latents.getShape());
         Ctx c = new Ctx(ps, training);
         try (GradMode g = GradMode.offUnlessTraining(training)) {
             return scoped(() -> {
                 NDArray z = postQuantConv == null ? latents : postQuantConv.apply(c, latents);
                 return decoder.apply(c, z);
             });
+        }
+    }
+
+    /**
+     * Encodes images in overlapping tiles, as diffusers' {@code enable_tiling}: tiles of {@code
+     * sample_size} pixels (512 when the config has none) overlapping by a quarter, the
+     * posteriors blended linearly across the overlaps. Memory stays that of one tile whatever
+     * the image size; the result differs slightly from {@link #encode(NDArray)} because every
+     * tile sees only its own pixels. Images no larger than one tile are encoded whole. The
+     * log-variance is clamped per tile before blending (diffusers clamps after; the mean is the
+     * same).
+     *
+     * @param ps the parameter store
+     * @param pixels as {@link #encode(NDArray)}
+     * @return NDList(mean, logvar) as {@link #encode(NDArray)}
+     * @throws IllegalArgumentException if the shape is not as described there
+     */
+    public NDList encodeTiled(ParameterStore ps, NDArray pixels) {
+        encodeShapeCheck(pixels.getShape());
+        return TiledVae.encode(this, ps, pixels);
+    }
+
+    /**
+     * Decodes latents in overlapping tiles, as diffusers' {@code enable_tiling}: tiles of {@code
+     * sample_size / f} latents (64 for SD 1.5) overlapping by a quarter, the decoded tiles
+     * blended linearly across the overlaps, so a 1024² or larger image decodes in the memory of
+     * a 512² one. Latents no larger than one tile are decoded whole.
+     *
+     * @param ps the parameter store
+     * @param latents as {@link #decode(NDArray)}
+     * @return pixels as {@link #decode(NDArray)}
+     * @throws IllegalArgumentException if the shape is not as described there
+     */
+    public NDArray decodeTiled(ParameterStore ps, NDArray latents) {
+        decodeShapeCheck(latents.getShape());
+        return TiledVae.decode(this, ps, latents);
+    }
+
+    private void encodeShapeCheck(Shape s) {
+        int f = config.downsampleFactor();
+        if (s.dimension() != 4 || s.get(1) != config.inChannels() || s.get(2) % f != 0
+                || s.get(3) % f != 0) {
+            throw new IllegalArgumentException("pixels must be (N, " + config.inChannels()
+                    + ", H, W) with H and W multiples of " + f + "; got " + s);
+        }
+    }
+
+    private void decodeShapeCheck(Shape s) {
+        if (s.dimension() != 4 || s.get(1) != config.latentChannels()) {
+            throw new IllegalArgumentException("latents must be (N, " + config.latentChannels()
+                    + ", h, w); got " + s);
         }
     }
 

@@ -234,6 +234,23 @@ public final class DiffusionPipeline implements Pipeline {
     }
 
     /**
+     * Loads a model as {@link #load(Path, PipelineOptions)} does, with decoders arranged by
+     * {@code decoders}: a TAESD as the final or preview decoder, tiled VAE, the preview decoder.
+     *
+     * @param model the folder or checkpoint file
+     * @param options device, precision and default sampler
+     * @param decoders the decoder options
+     * @return the loaded pipeline; close it to release the weights (the TAESD's too)
+     * @throws ModelLoadException as {@link #load(Path, PipelineOptions)}, and if the TAESD
+     *     folder is missing or invalid, or does not fit the model's latents (channels, factor),
+     *     or if a decoder option needs a VAE the model does not have
+     */
+    public static DiffusionPipeline load(Path model, PipelineOptions options,
+            DecoderOptions decoders) throws ModelLoadException {
+        return ModelFolder.load(model, options, decoders);
+    }
+
+    /**
      * The guidance scale this model is meant to be used with.
      *
      * @return the model's default classifier-free guidance scale
@@ -501,7 +518,7 @@ public final class DiffusionPipeline implements Pipeline {
                 progressions.add(new ArrayList<>());
             }
             for (NDArray x0 : kept) {
-                NDArray decoded = codec.decode(x0);
+                NDArray decoded = codec.preview(x0);
                 for (int i = 0; i < n; i++) {
                     progressions.get(i).add(
                             ImageTensors.toImage(decoded, i, p.seeds()[i], Map.of()));

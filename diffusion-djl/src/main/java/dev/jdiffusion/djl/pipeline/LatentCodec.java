@@ -25,6 +25,17 @@ interface LatentCodec {
     NDArray decode(NDArray latents);
 
     /**
+     * Decodes (scaled) latents for a preview; the same as {@link #decode} unless the pipeline's
+     * {@link DecoderOptions} choose a cheaper preview decoder.
+     *
+     * @param latents (N, C, h, w)
+     * @return (N, 3, h · factor, w · factor), nominally in [−1, 1]
+     */
+    default NDArray preview(NDArray latents) {
+        return decode(latents);
+    }
+
+    /**
      * The spatial down-sampling factor.
      *
      * @return 8 for Stable Diffusion's VAE, 1 for pixel space

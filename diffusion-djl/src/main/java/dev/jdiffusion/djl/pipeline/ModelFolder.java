@@ -13,6 +13,8 @@ import dev.jdiffusion.api.ModelLoadException;
 import dev.jdiffusion.api.Samplers;
 import dev.jdiffusion.djl.nn.AutoencoderKL;
 import dev.jdiffusion.djl.nn.AutoencoderKLConfig;
+import dev.jdiffusion.djl.nn.AutoencoderTiny;
+import dev.jdiffusion.djl.nn.AutoencoderTinyConfig;
 import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
 import dev.jdiffusion.djl.nn.UNet2DConditionModel;
@@ -66,6 +68,11 @@ final class ModelFolder {
     private ModelFolder() {}
 
     static DiffusionPipeline load(Path path, PipelineOptions options) throws ModelLoadException {
+        return load(path, options, DecoderOptions.defaults());
+    }
+
+    static DiffusionPipeline load(Path path, PipelineOptions options, DecoderOptions decoders)
+            throws ModelLoadException {
         if (!Files.exists(path)) {
             throw new ModelLoadException("model not found: " + path
                     + " (give a diffusers model folder or a .safetensors checkpoint)");
@@ -77,10 +84,13 @@ final class ModelFolder {
             throw new ModelLoadException("cannot read model path " + path + ": " + e.getMessage(),
                     e);
         }
+        Taesd taesd = decoders.taesd() == null ? null : Taesd.read(decoders.taesd());
         NDManager manager = NDManager.newBaseManager(device(options.device()), "PyTorch");
         try {
-            DiffusionPipeline p = Files.isDirectory(real) ? loadFolder(real, options, manager)
-                    : loadSingleFile(real, options, manager);
+            Decoding decoding = new Decoding(decoders, taesd, dataType(options));
+            DiffusionPipeline p = Files.isDirectory(real)
+                    ? loadFolder(real, options, manager, decoding)
+                    : loadSingleFile(real, options, manager, decoding);
             LOG.info("loaded model {} from {}", p.modelName(), real);
             return p;
         } catch (ModelLoadException | RuntimeException e) {
@@ -121,7 +131,7 @@ final class ModelFolder {
     }
 
     private static DiffusionPipeline loadFolder(Path dir, PipelineOptions options,
-            NDManager manager) throws ModelLoadException {
+            NDManager manager, Decoding decoding) throws ModelLoadException {
         JsonNode index = readJson(dir, dir.resolve("model_index.json"), "model_index.json");
         Path settingsFile = dir.resolve(SETTINGS);
         JsonNode settings = Files.exists(settingsFile, LinkOption.NOFOLLOW_LINKS)
@@ -238,7 +248,7 @@ final class ModelFolder {
         }
 
         String name = settings.path("name").asText(dir.getFileName().toString());
-        LatentCodec codec = vae != null ? new VaeCodec(vae, manager) : LatentCodec.PIXELS;
+        LatentCodec codec = decoding.codec(vae, manager);
         PipelineOptions effective = settings.has("default_sampler") && options.defaultSampler()
                 .equals(PipelineOptions.defaults().defaultSampler())
                 ? options.withDefaultSampler(settings.get("default_sampler").asText()) : options;
@@ -349,7 +359,7 @@ final class ModelFolder {
     }
 
     private static DiffusionPipeline loadSingleFile(Path file, PipelineOptions options,
-            NDManager manager) throws ModelLoadException {
+            NDManager manager, Decoding decoding) throws ModelLoadException {
         String lower = file.getFileName().toString().toLowerCase(Locale.ROOT);
         PickleGuard.refusePickle(file);
         if (!lower.endsWith(".safetensors")) {
@@ -377,7 +387,7 @@ final class ModelFolder {
             DiffusersScheduler scheduler = Schedulers.stableDiffusion15();
             String name = lower.substring(0, lower.length() - ".safetensors".length());
             return new DiffusionPipeline(manager, new UNetNetwork(unet, manager),
-                    new ClipConditioner(tokenizer, text, 0), new VaeCodec(vae, manager),
+                    new ClipConditioner(tokenizer, text, 0), decoding.codec(vae, manager),
                     scheduler, options, name, 512, 7.5);
         }
     }
@@ -465,6 +475,71 @@ final class ModelFolder {
             for (SafetensorsFile f : open) {
                 f.close();
             }
+        }
+    }
+
+    /** A TAESD folder whose configuration has been read and checked, weights not yet. */
+    private record Taesd(Path dir, AutoencoderTinyConfig config) {
+
+        static Taesd read(Path folder) throws ModelLoadException {
+            if (!Files.isDirectory(folder)) {
+                throw new ModelLoadException("TAESD folder not found: " + folder + " (give a"
+                        + " folder with config.json and diffusion_pytorch_model.safetensors,"
+                        + " such as a download of madebyollin/taesd for SD 1.x/2.x or"
+                        + " madebyollin/taesdxl for SDXL)");
+            }
+            Path dir;
+            try {
+                dir = folder.toRealPath();
+            } catch (IOException e) {
+                throw new ModelLoadException("cannot read TAESD folder " + folder + ": "
+                        + e.getMessage(), e);
+            }
+            return new Taesd(dir, ModelFolder.config(dir, dir, AutoencoderTinyConfig::fromJson));
+        }
+    }
+
+    /** Builds the pipeline's codec from the model's VAE and the decoder options. */
+    private record Decoding(DecoderOptions options, Taesd taesd, DataType dtype) {
+
+        LatentCodec codec(AutoencoderKL vae, NDManager manager) throws ModelLoadException {
+            if (vae == null) {
+                if (taesd != null || options.tiledVae()
+                        || options.previews() == PreviewDecoder.LATENT_RGB) {
+                    throw new ModelLoadException("this model works in pixel space (it has no"
+                            + " VAE): TAESD, tiled VAE and latent-to-RGB previews do not apply;"
+                            + " load it without those decoder options");
+                }
+                return LatentCodec.PIXELS;
+            }
+            AutoencoderKLConfig vc = vae.config();
+            VaeCodec base = new VaeCodec(vae, manager, options.tiledVae());
+            LatentRgb rgb = null;
+            if (options.previews() == PreviewDecoder.LATENT_RGB) {
+                try {
+                    rgb = LatentRgb.forVae(vc.latentChannels(), vc.scalingFactor());
+                } catch (IllegalArgumentException e) {
+                    throw new ModelLoadException(e.getMessage(), e);
+                }
+            }
+            TinyCodec tiny = null;
+            if (taesd != null) {
+                AutoencoderTinyConfig tc = taesd.config();
+                if (tc.latentChannels() != vc.latentChannels()
+                        || tc.downsampleFactor() != vc.downsampleFactor()) {
+                    throw new ModelLoadException(taesd.dir().resolve("config.json")
+                            + ": this TAESD has latent_channels " + tc.latentChannels()
+                            + " and a factor of " + tc.downsampleFactor() + ", but the model's"
+                            + " VAE has " + vc.latentChannels() + " latent channels and a"
+                            + " factor of " + vc.downsampleFactor() + "; use the TAESD made for"
+                            + " this model family (taesd for SD 1.x/2.x, taesdxl for SDXL)");
+                }
+                AutoencoderTiny net = new AutoencoderTiny(tc);
+                loadWeights("taesd", net, taesd.dir(), KeyMapping.identity(), manager, dtype);
+                tiny = new TinyCodec(net, manager);
+            }
+            boolean plain = tiny == null && options.previews() == PreviewDecoder.VAE;
+            return plain ? base : new DecodingCodec(base, tiny, options, rgb);
         }
     }
 

@@ -7,7 +7,8 @@ import dev.jdiffusion.djl.nn.AutoencoderKL;
 
 /**
  * An {@link AutoencoderKL} as the pipeline's {@link LatentCodec}: latents are {@code (mean −
- * shift) · scaling_factor} of the encoder's posterior, and decoding undoes that. Thread-safe.
+ * shift) · scaling_factor} of the encoder's posterior, and decoding undoes that; optionally
+ * tiled. Thread-safe.
  */
 final class VaeCodec implements LatentCodec {
 
@@ -15,8 +16,15 @@ final class VaeCodec implements LatentCodec {
     private final NDManager weights;
     private final float scaling;
     private final float shift;
+    private final boolean tiled;
 
     VaeCodec(AutoencoderKL vae, NDManager weights) {
+        this(vae, weights, false);
+    }
+
+    /** With {@code tiled}, encodes and decodes in tiles ({@link AutoencoderKL#decodeTiled}). */
+    VaeCodec(AutoencoderKL vae, NDManager weights, boolean tiled) {
+        this.tiled = tiled;
         this.vae = vae;
         this.weights = weights;
         this.scaling = vae.config().scalingFactor();
@@ -25,14 +33,17 @@ final class VaeCodec implements LatentCodec {
 
     @Override
     public NDArray encode(NDArray pixels) {
-        NDArray mean = vae.encode(new ParameterStore(weights, false), pixels, false).get(0);
+        ParameterStore ps = new ParameterStore(weights, false);
+        NDArray mean = (tiled ? vae.encodeTiled(ps, pixels) : vae.encode(ps, pixels, false))
+                .get(0);
         return mean.sub(shift).mul(scaling);
     }
 
     @Override
     public NDArray decode(NDArray latents) {
         NDArray z = latents.div(scaling).add(shift);
-        return vae.decode(new ParameterStore(weights, false), z, false);
+        ParameterStore ps = new ParameterStore(weights, false);
+        return tiled ? vae.decodeTiled(ps, z) : vae.decode(ps, z, false);
     }
 
     @Override

@@ -5,6 +5,7 @@ import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.GenerationResult;
 import dev.jdiffusion.api.Samplers;
+import dev.jdiffusion.djl.pipeline.DecoderOptions;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
 import dev.jdiffusion.djl.text.TextualInversion;
@@ -111,6 +112,15 @@ final class GenerateCommand implements Callable<Integer> {
             + " the UNet's layers are widened to float32 as they are used).")
     boolean half;
 
+    @Option(names = "--taesd", description = "A TAESD folder (diffusers AutoencoderTiny, e.g."
+            + " madebyollin/taesd for SD 1.x, taesdxl for SDXL): decode the images with it,"
+            + " many times faster than the VAE, with a little less fine detail.")
+    Path taesd;
+
+    @Option(names = "--tiled-vae", description = "Run the VAE in overlapping tiles of its"
+            + " sample_size: 1024x1024 and larger images in the memory of a 512x512 one.")
+    boolean tiledVae;
+
     @Option(names = {"-o", "--output"}, defaultValue = "out",
             description = "Output folder, or a .png file name for a single image.")
     Path output;
@@ -177,7 +187,11 @@ final class GenerateCommand implements Callable<Integer> {
             requireGpu();
         }
         PipelineOptions opts = PipelineOptions.defaults().withDevice(device).withHalf(half);
-        try (DiffusionPipeline base = DiffusionPipeline.load(modelDir, opts);
+        DecoderOptions decoders = DecoderOptions.defaults().withTiledVae(tiledVae);
+        if (taesd != null) {
+            decoders = decoders.withTaesd(taesd);
+        }
+        try (DiffusionPipeline base = DiffusionPipeline.load(modelDir, opts, decoders);
                 DiffusionPipeline patched = loras.isEmpty() ? base : base.withLoras(loras)) {
             patched.loras().ifPresent(r -> out.printf(Locale.ROOT, "LoRAs %s: patched %d UNet and"
                     + " %d text encoder weights%n", r.loras().stream().map(l -> l.name() + ":"
