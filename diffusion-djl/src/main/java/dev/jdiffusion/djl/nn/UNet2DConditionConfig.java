@@ -50,6 +50,9 @@ import java.util.Set;
  * @param timeEmbeddingDim width of the time embedding, or null for 4 × blockOutChannels[0]
  * @param convInKernel kernel size of conv_in
  * @param convOutKernel kernel size of conv_out
+ * @param timeCondProjDim width of the timestep condition (LCM-distilled UNets: the guidance-scale
+ *     embedding) projected by the time embedding's {@code cond_proj} and added to the sinusoidal
+ *     embedding, or null for none
  */
 public record UNet2DConditionConfig(
         Integer sampleSize,
@@ -74,7 +77,8 @@ public record UNet2DConditionConfig(
         Integer numClassEmbeds,
         Integer timeEmbeddingDim,
         int convInKernel,
-        int convOutKernel) {
+        int convOutKernel,
+        Integer timeCondProjDim) {
 
     /** diffusers' class name, written as {@code _class_name}. */
     public static final String CLASS_NAME = "UNet2DConditionModel";
@@ -115,6 +119,7 @@ public record UNet2DConditionConfig(
      * @param timeEmbeddingDim see the record component
      * @param convInKernel see the record component
      * @param convOutKernel see the record component
+     * @param timeCondProjDim see the record component
      * @throws IllegalArgumentException naming the offending field when a value is missing,
      *     unsupported, inconsistent or implausibly large
      */
@@ -182,6 +187,9 @@ public record UNet2DConditionConfig(
         }
         if (timeEmbeddingDim != null) {
             checkRange("time_embedding_dim", timeEmbeddingDim, 1, 4 * MAX_CHANNELS);
+        }
+        if (timeCondProjDim != null) {
+            checkRange("time_cond_proj_dim", timeCondProjDim, 1, 4 * MAX_CHANNELS);
         }
         // Attention sizes only matter where a block has attention; block i's channels pair with
         // heads[i] in the down path, the mirrored up block and (for the last) the mid block.
@@ -276,7 +284,6 @@ public record UNet2DConditionConfig(
         j.requireDefault("time_embedding_type", "positional", "time_embedding_type");
         j.requireDefault("time_embedding_act_fn", null, "time_embedding_act_fn");
         j.requireDefault("timestep_post_act", null, "timestep_post_act");
-        j.requireDefault("time_cond_proj_dim", null, "time_cond_proj_dim");
         j.requireDefault("resnet_time_scale_shift", "default", "resnet_time_scale_shift");
         j.requireDefault("resnet_skip_time_act", false, "resnet_skip_time_act");
         j.requireDefault("resnet_out_scale_factor", 1.0, "resnet_out_scale_factor");
@@ -321,7 +328,8 @@ public record UNet2DConditionConfig(
                     classes,
                     j.optInteger("time_embedding_dim"),
                     j.integer("conv_in_kernel", 3),
-                    j.integer("conv_out_kernel", 3));
+                    j.integer("conv_out_kernel", 3),
+                    j.optInteger("time_cond_proj_dim"));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(what + ": " + e.getMessage(), e);
         }
@@ -384,6 +392,11 @@ public record UNet2DConditionConfig(
         }
         o.put("conv_in_kernel", convInKernel);
         o.put("conv_out_kernel", convOutKernel);
+        if (timeCondProjDim != null) {
+            o.put("time_cond_proj_dim", timeCondProjDim);
+        } else {
+            o.putNull("time_cond_proj_dim");
+        }
         return ConfigJson.write(o);
     }
 }

@@ -43,7 +43,9 @@ import java.util.List;
  *   <li>{@code encoder_hidden_states} (N, T, cross_attention_dim) — only if {@link
  *       UNet2DConditionConfig#usesCrossAttention()};</li>
  *   <li>{@code class_labels} (N) integer in [0, num_class_embeds) — only if {@code
- *       num_class_embeds} is set.</li>
+ *       num_class_embeds} is set;</li>
+ *   <li>{@code timestep_cond} (N, time_cond_proj_dim) float — optional, only if {@code
+ *       time_cond_proj_dim} is set (LCM-distilled UNets: the guidance-scale embedding).</li>
  * </ol>
  * <b>Output</b>: NDList of one array (N, out_channels, H, W), the prediction (ε, v or x₀ by how
  * the model was trained). Any H, W ≥ 1 work: odd sizes are handled as diffusers does (the
@@ -85,7 +87,8 @@ public final class UNet2DConditionModel extends AbstractBlock {
 
         convIn = addChildBlock("conv_in",
                 new Conv2d(config.inChannels(), ch.get(0), config.convInKernel()));
-        timeEmbedding = addChildBlock("time_embedding", new TimestepEmbedding(ch.get(0), temb));
+        timeEmbedding = addChildBlock("time_embedding",
+                new TimestepEmbedding(ch.get(0), temb, config.timeCondProjDim()));
         classEmbedding = config.numClassEmbeds() == null ? null
                 : addChildBlock("class_embedding", new Embedding(config.numClassEmbeds(), temb));
 
@@ -157,15 +160,49 @@ public final class UNet2DConditionModel extends AbstractBlock {
      */
     public NDArray predict(ParameterStore ps, NDArray sample, NDArray timestep,
             NDArray encoderHiddenStates, NDArray classLabels, boolean training) {
+        return predict(ps, sample, timestep, encoderHiddenStates, classLabels, null, training);
+    }
+
+    /**
+     * Predicts for one batch with a timestep condition (diffusers' {@code timestep_cond}).
+     *
+     * @param ps the parameter store (one per thread)
+     * @param sample (N, in_channels, H, W) noisy latents
+     * @param timestep (N), (1) or () timesteps
+     * @param encoderHiddenStates (N, T, cross_attention_dim), or null for a model without
+     *     cross-attention
+     * @param classLabels (N) integer labels, or null for a model without class embedding
+     * @param timestepCond (N, time_cond_proj_dim), or null for none (always null for a model
+     *     without {@code time_cond_proj_dim})
+     * @param training whether parameters are used for training
+     * @return (N, out_channels, H, W), attached to the manager of {@code sample}
+     * @throws IllegalArgumentException if an input is missing, superfluous or mis-shaped
+     */
+    public NDArray predict(ParameterStore ps, NDArray sample, NDArray timestep,
+            NDArray encoderHiddenStates, NDArray classLabels, NDArray timestepCond,
+            boolean training) {
         checkInputs(sample, timestep, encoderHiddenStates, classLabels);
+        if (timestepCond != null) {
+            Integer dim = config.timeCondProjDim();
+            if (dim == null) {
+                throw new IllegalArgumentException("timestep_cond given, but this UNet has no"
+                        + " time_cond_proj_dim; pass null");
+            }
+            Shape s = timestepCond.getShape();
+            if (s.dimension() != 2 || s.get(0) != sample.getShape().get(0) || s.get(1) != dim) {
+                throw new IllegalArgumentException("timestep_cond must be (" + sample.getShape()
+                        .get(0) + ", " + dim + ") (got " + s + ")");
+            }
+        }
         try (GradMode g = GradMode.offUnlessTraining(training)) {
             return predictWithGradModeSet(ps, sample, timestep, encoderHiddenStates,
-                    classLabels, training);
+                    classLabels, timestepCond, training);
         }
     }
 
     private NDArray predictWithGradModeSet(ParameterStore ps, NDArray sample, NDArray timestep,
-            NDArray encoderHiddenStates, NDArray classLabels, boolean training) {
+            NDArray encoderHiddenStates, NDArray classLabels, NDArray timestepCond,
+            boolean training) {
         Ctx c = new Ctx(ps, training);
         return scoped(() -> {
             long batch = sample.getShape().get(0);
@@ -179,7 +216,7 @@ public final class UNet2DConditionModel extends AbstractBlock {
             NDArray tFreq = timestepEmbedding(t, config.blockOutChannels().get(0),
                     config.flipSinToCos(), config.freqShift())
                     .toType(sample.getDataType(), false); // (N, C0)
-            NDArray emb = timeEmbedding.apply(c, tFreq); // (N, temb)
+            NDArray emb = timeEmbedding.apply(c, tFreq, timestepCond); // (N, temb)
             if (classEmbedding != null) {
                 emb = emb.add(classEmbedding.forward(ps, new NDList(classLabels), training)
                         .singletonOrThrow().toType(emb.getDataType(), false));
@@ -273,7 +310,8 @@ public final class UNet2DConditionModel extends AbstractBlock {
             PairList<String, Object> params) {
         int expected = 2 + (config.usesCrossAttention() ? 1 : 0)
                 + (classEmbedding != null ? 1 : 0);
-        if (inputs.size() != expected) {
+        boolean cond = config.timeCondProjDim() != null && inputs.size() == expected + 1;
+        if (inputs.size() != expected && !cond) {
             throw new IllegalArgumentException("expected " + expected + " inputs (sample, "
                     + "timestep" + (config.usesCrossAttention() ? ", encoder_hidden_states" : "")
                     + (classEmbedding != null ? ", class_labels" : "") + "); got "
@@ -281,8 +319,10 @@ public final class UNet2DConditionModel extends AbstractBlock {
         }
         int i = 2;
         NDArray ehs = config.usesCrossAttention() ? inputs.get(i++) : null;
-        NDArray labels = classEmbedding != null ? inputs.get(i) : null;
-        return new NDList(predict(ps, inputs.get(0), inputs.get(1), ehs, labels, training));
+        NDArray labels = classEmbedding != null ? inputs.get(i++) : null;
+        NDArray timestepCond = cond ? inputs.get(i) : null;
+        return new NDList(predict(ps, inputs.get(0), inputs.get(1), ehs, labels, timestepCond,
+                training));
     }
 
     @Override
@@ -330,18 +370,27 @@ public final class UNet2DConditionModel extends AbstractBlock {
         return dim % 2 == 1 ? emb.pad(new Shape(0, 1), 0) : emb;
     }
 
-    /** The MLP on the sinusoidal embedding: linear_1, SiLU, linear_2. */
+    /**
+     * The MLP on the sinusoidal embedding: linear_1, SiLU, linear_2; with {@code
+     * time_cond_proj_dim}, the condition projected by cond_proj (no bias) is added first.
+     */
     static final class TimestepEmbedding extends Module {
 
         private final Linear linear1;
         private final Linear linear2;
+        private final Linear condProj;
 
-        TimestepEmbedding(int in, int dim) {
+        TimestepEmbedding(int in, int dim, Integer condProjDim) {
+            condProj = condProjDim == null ? null
+                    : addChildBlock("cond_proj", new Linear(condProjDim, in, false));
             linear1 = addChildBlock("linear_1", new Linear(in, dim, true));
             linear2 = addChildBlock("linear_2", new Linear(dim, dim, true));
         }
 
-        NDArray apply(Ctx c, NDArray x) { // (N, in) → (N, dim)
+        NDArray apply(Ctx c, NDArray x, NDArray condition) { // (N, in) → (N, dim)
+            if (condition != null) {
+                x = x.add(condProj.apply(c, condition.toType(x.getDataType(), false)));
+            }
             return linear2.apply(c, silu(c, linear1.apply(c, x)));
         }
     }

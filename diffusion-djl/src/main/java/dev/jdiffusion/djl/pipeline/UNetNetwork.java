@@ -28,8 +28,16 @@ final class UNetNetwork implements NoiseNetwork {
         } else if (c.numClassEmbeds() != null) {
             labels = condition.get(0);
         }
+        NDArray timestepCond = c.timeCondProjDim() != null
+                ? condition.get(condition.size() - 1) : null;
         ParameterStore ps = new ParameterStore(weights, false);
-        return unet.predict(ps, scaledX, timesteps, context, labels, false);
+        return unet.predict(ps, scaledX, timesteps, context, labels, timestepCond, false);
+    }
+
+    @Override
+    public int guidanceEmbeddingDim() {
+        Integer dim = unet.config().timeCondProjDim();
+        return dim == null ? 0 : dim;
     }
 
     @Override
