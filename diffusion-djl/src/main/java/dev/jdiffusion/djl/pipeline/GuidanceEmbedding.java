@@ -2,6 +2,7 @@ package dev.jdiffusion.djl.pipeline;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
@@ -21,24 +22,31 @@ final class GuidanceEmbedding {
      * @param manager where the array is created
      * @param w the scale in Imagen form (guidance scale − 1)
      * @param batch the batch size N
-     * @param dim the width, ≥ 1
+     * @param dim the width, ≥ 4
      * @return (N, dim) float32
+     * @throws IllegalArgumentException if {@code dim} &lt; 4
      */
     static NDArray of(NDManager manager, double w, int batch, int dim) {
+        if (dim < 4) {
+            throw new IllegalArgumentException("the guidance-scale embedding needs a width of at"
+                    + " least 4 (time_cond_proj_dim is " + dim + ")");
+        }
         int half = dim / 2;
-        double step = Math.log(10000) / (half - 1);
-        float scaled = (float) w * 1000f;
-        float[] row = new float[dim];
-        for (int i = 0; i < half; i++) {
-            float f = (float) Math.exp((float) i * (float) -step);
-            float arg = scaled * f;
-            row[i] = (float) Math.sin(arg);
-            row[half + i] = (float) Math.cos(arg);
+        // diffusers: log(tensor(10000.0)) / (half − 1), a float32 division
+        float step = (float) Math.log(10000) / (float) (half - 1);
+        try (NDManager tmp = manager.newSubManager()) {
+            // float32 as in diffusers; the engine's exp keeps the frequencies bit-equal to
+            // torch's, which matters at arguments of several thousand radians.
+            NDArray freqs = tmp.arange(0f, (float) half, 1f, DataType.FLOAT32)
+                    .mul(-step).exp(); // (half)
+            NDArray args = freqs.mul((float) w * 1000f).reshape(1, half); // (1, half)
+            NDArray row = args.sin().concat(args.cos(), 1); // (1, 2·half)
+            if (dim % 2 == 1) {
+                row = row.pad(new Shape(0, 1), 0);
+            }
+            NDArray out = row.repeat(0, batch); // (N, dim)
+            out.attach(manager);
+            return out;
         }
-        float[] all = new float[batch * dim];
-        for (int b = 0; b < batch; b++) {
-            System.arraycopy(row, 0, all, b * dim, dim);
-        }
-        return manager.create(all, new Shape(batch, dim));
     }
 }
