@@ -72,10 +72,9 @@ public final class DiffusersScheduler implements Scheduler {
             int originalInferenceSteps) {
         this.config = Objects.requireNonNull(config, "config");
         this.spacingGiven = spacingGiven;
-        if (originalInferenceSteps < 1 || originalInferenceSteps > config.numTrainTimesteps()) {
-            throw new IllegalArgumentException("original_inference_steps must be in [1, "
-                    + config.numTrainTimesteps() + "] (num_train_timesteps); got "
-                    + originalInferenceSteps);
+        if (originalInferenceSteps < 1) {
+            throw new IllegalArgumentException("original_inference_steps must be >= 1 (got "
+                    + originalInferenceSteps + ")");
         }
         this.originalInferenceSteps = originalInferenceSteps;
         this.lcm = config.className().equalsIgnoreCase("LCMScheduler");
@@ -176,9 +175,10 @@ public final class DiffusersScheduler implements Scheduler {
      * schedule that {@code LCMScheduler}'s timestep rule picks its timesteps from (other classes
      * ignore it).
      *
-     * @param steps the number of timesteps of the distillation schedule, in [1, T]
+     * @param steps the number of timesteps of the distillation schedule, ≥ 1 (an LCM run
+     *     fails if it exceeds T)
      * @return the new scheduler (this one if nothing changes)
-     * @throws IllegalArgumentException if {@code steps} is out of range
+     * @throws IllegalArgumentException if {@code steps} &lt; 1
      */
     public DiffusersScheduler withOriginalInferenceSteps(int steps) {
         return steps == originalInferenceSteps ? this
@@ -477,6 +477,10 @@ public final class DiffusersScheduler implements Scheduler {
     /** LCMScheduler.set_timesteps: every skipping-step-th distillation timestep, by index. */
     private double[] lcmTimesteps(int n, int t, double strength) {
         int original = originalInferenceSteps;
+        if (original > t) {
+            throw new IllegalArgumentException("original_inference_steps (" + original
+                    + ") cannot exceed num_train_timesteps (" + t + ")");
+        }
         int k = t / original;
         int m = (int) (original * strength); // distillation timesteps k·i − 1, i = 1 … m
         if (m / n < 1) {
