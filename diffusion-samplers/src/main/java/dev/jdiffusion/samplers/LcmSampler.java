@@ -33,7 +33,7 @@ import java.util.OptionalDouble;
  * LCMScheduler}, which is what {@link #diffusersScheduler()} asks a pipeline for.
  *
  * <p>The boundary condition needs the training timestep of each σ, which the {@link
- * SamplingContext} must carry ({@link SamplingContext#withTimesteps}); jdiffusion's pipeline
+ * SamplingContext} must carry ({@code SamplingContext.withTimesteps}); jdiffusion's pipeline
  * gives it the exact timesteps of the run. Fresh noise comes only from {@link
  * SamplingContext#noiseLike}, so a seed reproduces a run.
  *
@@ -92,7 +92,7 @@ public final class LcmSampler implements Sampler {
      * {@inheritDoc}
      *
      * @throws IllegalArgumentException also if the context does not carry the run's timesteps
-     *     ({@link SamplingContext#withTimesteps})
+     *     ({@code SamplingContext.withTimesteps})
      */
     @Override
     public NDArray sample(Denoiser denoiser, NDArray x, float[] sigmas, SamplingContext ctx) {
