@@ -2,6 +2,8 @@ package dev.jdiffusion.api;
 
 import ai.djl.ndarray.NDArray;
 import java.util.Objects;
+import java.util.OptionalDouble;
+import java.util.function.DoubleUnaryOperator;
 
 /**
  * What one {@link Sampler#sample} call needs besides the model and the schedule: its own
@@ -16,10 +18,14 @@ public final class SamplingContext {
 
     private final NoiseSource noise;
     private final StepListener listener;
+    /** σ → training timestep of this run, or null if not known. */
+    private final DoubleUnaryOperator timesteps;
 
-    private SamplingContext(NoiseSource noise, StepListener listener) {
+    private SamplingContext(NoiseSource noise, StepListener listener,
+            DoubleUnaryOperator timesteps) {
         this.noise = Objects.requireNonNull(noise, "noise");
         this.listener = Objects.requireNonNull(listener, "listener");
+        this.timesteps = timesteps;
     }
 
     /**
@@ -29,7 +35,7 @@ public final class SamplingContext {
      * @return a new context
      */
     public static SamplingContext seeded(long seed) {
-        return new SamplingContext(NoiseSource.seeded(seed), StepListener.NONE);
+        return new SamplingContext(NoiseSource.seeded(seed), StepListener.NONE, null);
     }
 
     /**
@@ -40,7 +46,7 @@ public final class SamplingContext {
      * @return a new context
      */
     public static SamplingContext of(NoiseSource noise, StepListener listener) {
-        return new SamplingContext(noise, listener);
+        return new SamplingContext(noise, listener, null);
     }
 
     /**
@@ -50,7 +56,33 @@ public final class SamplingContext {
      * @return a new context sharing this context's noise source
      */
     public SamplingContext withListener(StepListener newListener) {
-        return new SamplingContext(noise, newListener);
+        return new SamplingContext(noise, newListener, timesteps);
+    }
+
+    /**
+     * The same noise source and listener, with the training timesteps of the run's noise levels:
+     * what the network is given for each σ (for a pipeline, the exact timesteps of its
+     * schedule). Samplers whose update depends on the timestep itself, such as {@code lcm},
+     * need this; the others ignore it.
+     *
+     * @param timestepOfSigma maps a noise level σ of the run to its training timestep
+     * @return a new context sharing this context's noise source and listener
+     */
+    public SamplingContext withTimesteps(DoubleUnaryOperator timestepOfSigma) {
+        return new SamplingContext(noise, listener,
+                Objects.requireNonNull(timestepOfSigma, "timestepOfSigma"));
+    }
+
+    /**
+     * The training timestep of a noise level of this run, if the context was given the run's
+     * timesteps ({@link #withTimesteps}).
+     *
+     * @param sigma a noise level of the run
+     * @return the timestep, or empty if this context does not know the run's timesteps
+     */
+    public OptionalDouble timestepOf(float sigma) {
+        return timesteps == null ? OptionalDouble.empty()
+                : OptionalDouble.of(timesteps.applyAsDouble(sigma));
     }
 
     /**

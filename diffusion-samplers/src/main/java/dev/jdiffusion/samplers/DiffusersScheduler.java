@@ -18,6 +18,10 @@ import java.util.Set;
  * DDIM/DDPM/PNDM-style classes round {@code linspace} timesteps, the DPM-Solver family spaces n + 1
  * points and drops the last and takes Karras bounds from the whole training table, Euler-style
  * classes (and unknown or absent class names) keep fractional {@code linspace} timesteps.
+ * {@code LCMScheduler} has a timestep rule of its own that ignores the spacing: the
+ * {@code original_inference_steps} (default 50) timesteps k·i − 1 of the distillation schedule
+ * (k = T / original steps, i = 1 … original steps · strength), of which every run takes {@code
+ * steps} evenly spaced by index, starting with the largest (see {@link #timesteps(int, double)}).
  *
  * <p>{@link #sigmas(int)} always ends with 0: the built-in samplers denoise completely. Where
  * diffusers stops at a non-zero final σ ({@code set_alpha_to_one = false} for DDIM/PNDM, {@code
@@ -48,15 +52,32 @@ public final class DiffusersScheduler implements Scheduler {
     private final double[] logSigmas;
     /** Classes whose final step goes to {@code final_alpha_cumprod} ({@code set_alpha_to_one}). */
     private static final Set<String> FINAL_ALPHA = Set.of("ddimscheduler", "pndmscheduler",
-            "ddimparallelscheduler", "lcmscheduler", "tcdscheduler");
+            "ddimparallelscheduler", "tcdscheduler");
+    /** diffusers' default of {@code LCMScheduler}'s {@code original_inference_steps}. */
+    public static final int DEFAULT_ORIGINAL_INFERENCE_STEPS = 50;
 
     private final Flavour flavour;
     /** Whether {@code timestep_spacing} was given, rather than a class default. */
     private final boolean spacingGiven;
+    /** Whether the class is LCMScheduler, whose timestep rule is its own. */
+    private final boolean lcm;
+    /** LCMScheduler's {@code original_inference_steps}. */
+    private final int originalInferenceSteps;
 
     private DiffusersScheduler(SchedulerConfig config, boolean spacingGiven) {
+        this(config, spacingGiven, DEFAULT_ORIGINAL_INFERENCE_STEPS);
+    }
+
+    private DiffusersScheduler(SchedulerConfig config, boolean spacingGiven,
+            int originalInferenceSteps) {
         this.config = Objects.requireNonNull(config, "config");
         this.spacingGiven = spacingGiven;
+        if (originalInferenceSteps < 1) {
+            throw new IllegalArgumentException("original_inference_steps must be >= 1 (got "
+                    + originalInferenceSteps + ")");
+        }
+        this.originalInferenceSteps = originalInferenceSteps;
+        this.lcm = config.className().equalsIgnoreCase("LCMScheduler");
         NoiseSchedule s = config.trainedBetas() != null
                 ? NoiseSchedule.ofBetas(config.trainedBetas())
                 : NoiseSchedule.named(config.betaSchedule(), config.numTrainTimesteps(),
@@ -145,7 +166,44 @@ public final class DiffusersScheduler implements Scheduler {
             b.timestepSpacing(Schedulers.defaultSpacing(diffusersClass));
         }
         SchedulerConfig c = b.build();
-        return c.equals(config) ? this : new DiffusersScheduler(c, spacingGiven);
+        return c.equals(config) ? this
+                : new DiffusersScheduler(c, spacingGiven, originalInferenceSteps);
+    }
+
+    /**
+     * A copy with another {@code original_inference_steps}, the length of the distillation
+     * schedule that {@code LCMScheduler}'s timestep rule picks its timesteps from (other classes
+     * ignore it).
+     *
+     * @param steps the number of timesteps of the distillation schedule, ≥ 1 (an LCM run
+     *     fails if it exceeds T)
+     * @return the new scheduler (this one if nothing changes)
+     * @throws IllegalArgumentException if {@code steps} &lt; 1
+     */
+    public DiffusersScheduler withOriginalInferenceSteps(int steps) {
+        return steps == originalInferenceSteps ? this
+                : new DiffusersScheduler(config, spacingGiven, steps);
+    }
+
+    /**
+     * {@code LCMScheduler}'s {@code original_inference_steps}.
+     *
+     * @return the length of the distillation schedule (default {@value
+     *     #DEFAULT_ORIGINAL_INFERENCE_STEPS})
+     */
+    public int originalInferenceSteps() {
+        return originalInferenceSteps;
+    }
+
+    /**
+     * Whether this class's timestep rule itself takes the image-to-image strength (as {@code
+     * LCMScheduler}'s {@code set_timesteps(strength=…)} does), so that an image-to-image run
+     * takes all {@link #sigmas(int, double)} instead of the tail of {@link #sigmas(int)}.
+     *
+     * @return {@code true} for {@code LCMScheduler}
+     */
+    public boolean schedulesStrength() {
+        return lcm;
     }
 
     /**
@@ -220,7 +278,8 @@ public final class DiffusersScheduler implements Scheduler {
         }
         SchedulerConfig c = b.build();
         boolean given = spacingGiven || !s.equals("karras") && !s.equals("exponential");
-        return c.equals(config) && given == spacingGiven ? this : new DiffusersScheduler(c, given);
+        return c.equals(config) && given == spacingGiven ? this
+                : new DiffusersScheduler(c, given, originalInferenceSteps);
     }
 
     /**
@@ -271,8 +330,9 @@ public final class DiffusersScheduler implements Scheduler {
     /**
      * The noise level at which diffusers' scheduler of this configuration stops: σ<sub>min</sub>
      * if {@code final_sigmas_type} is {@code sigma_min} or a class with {@code
-     * final_alpha_cumprod} (DDIM, PNDM, LCM, TCD; not DDPM) has {@code set_alpha_to_one =
-     * false}, otherwise 0. {@link #sigmas(int)} itself always ends with 0.
+     * final_alpha_cumprod} (DDIM, PNDM, TCD; not DDPM) has {@code set_alpha_to_one =
+     * false}, otherwise 0 (also for LCM, whose last step returns its denoised sample whatever
+     * {@code set_alpha_to_one} says). {@link #sigmas(int)} itself always ends with 0.
      *
      * @return the final noise level of diffusers' loop
      */
@@ -285,7 +345,22 @@ public final class DiffusersScheduler implements Scheduler {
 
     @Override
     public float[] sigmas(int steps) {
-        double[][] plan = plan(steps);
+        return sigmas(steps, 1.0);
+    }
+
+    /**
+     * The noise levels of a run whose timestep rule takes the image-to-image strength ({@link
+     * #schedulesStrength()}); for other classes the strength must be 1 and this equals {@link
+     * #sigmas(int)}.
+     *
+     * @param steps the number of sampler steps, ≥ 1
+     * @param strength the image-to-image strength in (0, 1], 1 for text-to-image
+     * @return {@code steps + 1} values, descending, ending with 0
+     * @throws IllegalArgumentException if {@code steps} or {@code strength} is out of range for
+     *     this schedule
+     */
+    public float[] sigmas(int steps, double strength) {
+        double[][] plan = plan(steps, strength);
         float[] out = new float[steps + 1];
         for (int i = 0; i < steps; i++) {
             out[i] = (float) plan[0][i];
@@ -309,7 +384,22 @@ public final class DiffusersScheduler implements Scheduler {
      * @throws IllegalArgumentException if {@code steps} &lt; 1
      */
     public float[] timesteps(int steps) {
-        double[][] plan = plan(steps);
+        return timesteps(steps, 1.0);
+    }
+
+    /**
+     * The training timesteps matching {@link #sigmas(int, double)}. For {@code LCMScheduler}:
+     * with k = T / original steps and m = ⌊original steps · strength⌋, the distillation
+     * timesteps k·i − 1 for i = m … 1 (descending), of which the run takes those at the indices
+     * ⌊j·m / steps⌋, j = 0 … steps − 1 (diffusers' {@code set_timesteps}).
+     *
+     * @param steps the number of steps, ≥ 1
+     * @param strength the image-to-image strength in (0, 1], 1 for text-to-image
+     * @return {@code steps} timesteps, descending
+     * @throws IllegalArgumentException if {@code steps} or {@code strength} is out of range
+     */
+    public float[] timesteps(int steps, double strength) {
+        double[][] plan = plan(steps, strength);
         float[] out = new float[steps];
         for (int i = 0; i < steps; i++) {
             out[i] = (float) plan[1][i];
@@ -328,11 +418,27 @@ public final class DiffusersScheduler implements Scheduler {
     }
 
     /** Returns {sigmas (steps values, no trailing zero), timesteps}. */
-    private double[][] plan(int n) {
+    private double[][] plan(int n, double strength) {
         int t = numTrainTimesteps();
         if (n < 1 || n > t) {
             throw new IllegalArgumentException(
                     "steps must be in [1, " + t + "] (got " + n + ")");
+        }
+        if (!(strength > 0 && strength <= 1)) {
+            throw new IllegalArgumentException("strength must be in (0, 1] (got " + strength
+                    + ")");
+        }
+        if (!lcm && strength != 1.0) {
+            throw new IllegalArgumentException("the " + config.className() + " timestep rule"
+                    + " does not take a strength; slice sigmas(steps) for image-to-image");
+        }
+        if (lcm) {
+            double[] ts = lcmTimesteps(n, t, strength);
+            double[] sig = new double[n];
+            for (int i = 0; i < n; i++) {
+                sig[i] = interpSigma(ts[i]);
+            }
+            return new double[][] {sig, ts};
         }
         double[] ts = spacedTimesteps(n, t);
         double[] sig = new double[n];
@@ -366,6 +472,34 @@ public final class DiffusersScheduler implements Scheduler {
             }
         }
         return new double[][] {sig, ts};
+    }
+
+    /** LCMScheduler.set_timesteps: every skipping-step-th distillation timestep, by index. */
+    private double[] lcmTimesteps(int n, int t, double strength) {
+        int original = originalInferenceSteps;
+        if (original > t) {
+            throw new IllegalArgumentException("original_inference_steps (" + original
+                    + ") cannot exceed num_train_timesteps (" + t + ")");
+        }
+        int k = t / original;
+        int m = (int) (original * strength); // distillation timesteps k·i − 1, i = 1 … m
+        if (m / n < 1) {
+            throw new IllegalArgumentException(n + " steps are too many for LCM at strength "
+                    + strength + ": only " + m + " of the " + original
+                    + " original_inference_steps timesteps are in range; use at most " + m
+                    + " steps or a higher strength");
+        }
+        if (n > original) {
+            throw new IllegalArgumentException("LCM takes at most original_inference_steps = "
+                    + original + " steps (got " + n + ")");
+        }
+        double[] ts = new double[n];
+        for (int j = 0; j < n; j++) {
+            // np.floor(np.linspace(0, m, n, endpoint=False)) into the descending list
+            int index = (int) Math.floor(j * ((double) m / n));
+            ts[j] = (double) (m - index) * k - 1;
+        }
+        return ts;
     }
 
     private double[] spacedTimesteps(int n, int t) {

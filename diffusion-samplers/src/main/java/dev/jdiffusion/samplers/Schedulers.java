@@ -114,7 +114,16 @@ public final class Schedulers {
     public static DiffusersScheduler fromDiffusersConfig(JsonNode node) {
         SchedulerConfig config = configFrom(node);
         JsonNode spacing = node.get("timestep_spacing");
-        return DiffusersScheduler.of(config, spacing != null && !spacing.isNull());
+        DiffusersScheduler s = DiffusersScheduler.of(config, spacing != null && !spacing.isNull());
+        JsonNode original = node.get("original_inference_steps"); // LCMScheduler's
+        if (original != null && !original.isNull()) {
+            if (!original.canConvertToInt() || !original.isIntegralNumber()) {
+                throw new IllegalArgumentException("original_inference_steps must be an integer"
+                        + " (got " + original + ")");
+            }
+            s = s.withOriginalInferenceSteps(original.intValue());
+        }
+        return s;
     }
 
     /**

@@ -29,7 +29,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class SamplerContractTest {
 
     private static final List<String> BUILT_INS = List.of("ddim", "ddpm", "dpmpp_2m",
-            "dpmpp_2m_sde", "euler", "euler_a", "heun", "lms");
+            "dpmpp_2m_sde", "euler", "euler_a", "heun", "lcm", "lms");
     private static NDManager manager;
 
     @BeforeAll

@@ -54,6 +54,9 @@ import java.util.Set;
  * @param convOutKernel kernel size of conv_out
  * @param textTime SDXL's added conditioning ({@code addition_embed_type: "text_time"}), or null
  *     for none
+ * @param timeCondProjDim width of the timestep condition (LCM-distilled UNets: the guidance-scale
+ *     embedding) projected by the time embedding's {@code cond_proj} and added to the sinusoidal
+ *     embedding, or null for none
  */
 public record UNet2DConditionConfig(
         Integer sampleSize,
@@ -79,7 +82,8 @@ public record UNet2DConditionConfig(
         Integer timeEmbeddingDim,
         int convInKernel,
         int convOutKernel,
-        TextTime textTime) {
+        TextTime textTime,
+        Integer timeCondProjDim) {
 
     /** diffusers' class name, written as {@code _class_name}. */
     public static final String CLASS_NAME = "UNet2DConditionModel";
@@ -121,6 +125,7 @@ public record UNet2DConditionConfig(
      * @param convInKernel see the record component
      * @param convOutKernel see the record component
      * @param textTime see the record component
+     * @param timeCondProjDim see the record component
      * @throws IllegalArgumentException naming the offending field when a value is missing,
      *     unsupported, inconsistent or implausibly large
      */
@@ -193,6 +198,9 @@ public record UNet2DConditionConfig(
             checkRange("addition_time_embed_dim", textTime.timeEmbedDim(), 2, MAX_CHANNELS);
             checkRange("projection_class_embeddings_input_dim", textTime.inputDim(),
                     textTime.timeEmbedDim() + 1, 16 * MAX_CHANNELS);
+        }
+        if (timeCondProjDim != null) {
+            checkRange("time_cond_proj_dim", timeCondProjDim, 1, 4 * MAX_CHANNELS);
         }
         // Attention sizes only matter where a block has attention; block i's channels pair with
         // heads[i] in the down path, the mirrored up block and (for the last) the mid block.
@@ -286,7 +294,6 @@ public record UNet2DConditionConfig(
         j.requireDefault("time_embedding_type", "positional", "time_embedding_type");
         j.requireDefault("time_embedding_act_fn", null, "time_embedding_act_fn");
         j.requireDefault("timestep_post_act", null, "timestep_post_act");
-        j.requireDefault("time_cond_proj_dim", null, "time_cond_proj_dim");
         j.requireDefault("resnet_time_scale_shift", "default", "resnet_time_scale_shift");
         j.requireDefault("resnet_skip_time_act", false, "resnet_skip_time_act");
         j.requireDefault("resnet_out_scale_factor", 1.0, "resnet_out_scale_factor");
@@ -344,7 +351,8 @@ public record UNet2DConditionConfig(
                     j.optInteger("time_embedding_dim"),
                     j.integer("conv_in_kernel", 3),
                     j.integer("conv_out_kernel", 3),
-                    textTime);
+                    textTime,
+                    j.optInteger("time_cond_proj_dim"));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(what + ": " + e.getMessage(), e);
         }
@@ -413,6 +421,11 @@ public record UNet2DConditionConfig(
             o.put("projection_class_embeddings_input_dim", textTime.inputDim());
         } else {
             o.putNull("addition_embed_type");
+        }
+        if (timeCondProjDim != null) {
+            o.put("time_cond_proj_dim", timeCondProjDim);
+        } else {
+            o.putNull("time_cond_proj_dim");
         }
         return ConfigJson.write(o);
     }

@@ -48,6 +48,8 @@ import java.util.List;
  *       conditioning ({@link UNet2DConditionConfig#textTime()}): the pooled text embedding and
  *       the micro-conditioning numbers, P + K × addition_time_embed_dim =
  *       projection_class_embeddings_input_dim.</li>
+ *   <li>{@code timestep_cond} (N, time_cond_proj_dim) float — optional, only if {@code
+ *       time_cond_proj_dim} is set (LCM-distilled UNets: the guidance-scale embedding).</li>
  * </ol>
  * <b>Output</b>: NDList of one array (N, out_channels, H, W), the prediction (ε, v or x₀ by how
  * the model was trained). Any H, W ≥ 1 work: odd sizes are handled as diffusers does (the
@@ -90,11 +92,12 @@ public final class UNet2DConditionModel extends AbstractBlock {
 
         convIn = addChildBlock("conv_in",
                 new Conv2d(config.inChannels(), ch.get(0), config.convInKernel()));
-        timeEmbedding = addChildBlock("time_embedding", new TimestepEmbedding(ch.get(0), temb));
+        timeEmbedding = addChildBlock("time_embedding",
+                new TimestepEmbedding(ch.get(0), temb, config.timeCondProjDim()));
         classEmbedding = config.numClassEmbeds() == null ? null
                 : addChildBlock("class_embedding", new Embedding(config.numClassEmbeds(), temb));
         addEmbedding = config.textTime() == null ? null : addChildBlock("add_embedding",
-                new TimestepEmbedding(config.textTime().inputDim(), temb));
+                new TimestepEmbedding(config.textTime().inputDim(), temb, null));
 
         downBlocks = addChildBlock("down_blocks", new ModuleList<>());
         int out = ch.get(0);
@@ -164,13 +167,54 @@ public final class UNet2DConditionModel extends AbstractBlock {
      */
     public NDArray predict(ParameterStore ps, NDArray sample, NDArray timestep,
             NDArray encoderHiddenStates, NDArray classLabels, boolean training) {
-        return predict(ps, sample, timestep, encoderHiddenStates, classLabels, null, null,
+        return predict(ps, sample, timestep, encoderHiddenStates, classLabels, null, null, null,
                 training);
     }
 
     /**
-     * Predicts for one batch, with SDXL's added conditioning; the typed form of {@code
-     * forward}.
+     * Predicts for one batch with SDXL's added conditioning.
+     *
+     * @param ps the parameter store (one per thread)
+     * @param sample (N, in_channels, H, W) noisy latents
+     * @param timestep scalar or (N) timesteps
+     * @param encoderHiddenStates (N, T, cross_attention_dim)
+     * @param classLabels (N) integer labels, or null for a model without class embedding
+     * @param textEmbeds (N, P) pooled text embeddings
+     * @param timeIds (N, K) micro-conditioning numbers
+     * @param training whether parameters are used for training
+     * @return (N, out_channels, H, W), attached to the manager of {@code sample}
+     * @throws IllegalArgumentException if an input is missing, superfluous or mis-shaped
+     */
+    public NDArray predict(ParameterStore ps, NDArray sample, NDArray timestep,
+            NDArray encoderHiddenStates, NDArray classLabels, NDArray textEmbeds,
+            NDArray timeIds, boolean training) {
+        return predict(ps, sample, timestep, encoderHiddenStates, classLabels, textEmbeds,
+                timeIds, null, training);
+    }
+
+    /**
+     * Predicts for one batch with a timestep condition (diffusers' {@code timestep_cond}).
+     *
+     * @param ps the parameter store (one per thread)
+     * @param sample (N, in_channels, H, W) noisy latents
+     * @param timestep scalar or (N) timesteps
+     * @param encoderHiddenStates (N, T, cross_attention_dim), or null for a model without
+     *     cross-attention
+     * @param classLabels (N) integer labels, or null for a model without class embedding
+     * @param timestepCond (N, time_cond_proj_dim), or null for none
+     * @param training whether parameters are used for training
+     * @return (N, out_channels, H, W), attached to the manager of {@code sample}
+     * @throws IllegalArgumentException if an input is missing, superfluous or mis-shaped
+     */
+    public NDArray predict(ParameterStore ps, NDArray sample, NDArray timestep,
+            NDArray encoderHiddenStates, NDArray classLabels, NDArray timestepCond,
+            boolean training) {
+        return predict(ps, sample, timestep, encoderHiddenStates, classLabels, null, null,
+                timestepCond, training);
+    }
+
+    /**
+     * Predicts for one batch with every optional input; the typed form of {@code forward}.
      *
      * @param ps the parameter store (one per thread)
      * @param sample (N, in_channels, H, W) noisy latents
@@ -182,24 +226,38 @@ public final class UNet2DConditionModel extends AbstractBlock {
      *     UNet2DConditionConfig#textTime()}
      * @param timeIds (N, K) micro-conditioning numbers (SDXL base: original height and width,
      *     crop top and left, target height and width), or null like {@code textEmbeds}
+     * @param timestepCond (N, time_cond_proj_dim), or null for none (always null for a model
+     *     without {@code time_cond_proj_dim})
      * @param training whether parameters are used for training
      * @return (N, out_channels, H, W), attached to the manager of {@code sample}
      * @throws IllegalArgumentException if an input is missing, superfluous or mis-shaped
      */
     public NDArray predict(ParameterStore ps, NDArray sample, NDArray timestep,
             NDArray encoderHiddenStates, NDArray classLabels, NDArray textEmbeds,
-            NDArray timeIds, boolean training) {
+            NDArray timeIds, NDArray timestepCond, boolean training) {
         checkInputs(sample, timestep, encoderHiddenStates, classLabels);
         checkTextTime(sample.getShape().get(0), textEmbeds, timeIds);
+        if (timestepCond != null) {
+            Integer dim = config.timeCondProjDim();
+            if (dim == null) {
+                throw new IllegalArgumentException("timestep_cond given, but this UNet has no"
+                        + " time_cond_proj_dim; pass null");
+            }
+            Shape s = timestepCond.getShape();
+            if (s.dimension() != 2 || s.get(0) != sample.getShape().get(0) || s.get(1) != dim) {
+                throw new IllegalArgumentException("timestep_cond must be (" + sample.getShape()
+                        .get(0) + ", " + dim + ") (got " + s + ")");
+            }
+        }
         try (GradMode g = GradMode.offUnlessTraining(training)) {
             return predictWithGradModeSet(ps, sample, timestep, encoderHiddenStates,
-                    classLabels, textEmbeds, timeIds, training);
+                    classLabels, textEmbeds, timeIds, timestepCond, training);
         }
     }
 
     private NDArray predictWithGradModeSet(ParameterStore ps, NDArray sample, NDArray timestep,
             NDArray encoderHiddenStates, NDArray classLabels, NDArray textEmbeds,
-            NDArray timeIds, boolean training) {
+            NDArray timeIds, NDArray timestepCond, boolean training) {
         Ctx c = new Ctx(ps, training);
         return scoped(() -> {
             long batch = sample.getShape().get(0);
@@ -213,7 +271,7 @@ public final class UNet2DConditionModel extends AbstractBlock {
             NDArray tFreq = timestepEmbedding(t, config.blockOutChannels().get(0),
                     config.flipSinToCos(), config.freqShift())
                     .toType(sample.getDataType(), false); // (N, C0)
-            NDArray emb = timeEmbedding.apply(c, tFreq); // (N, temb)
+            NDArray emb = timeEmbedding.apply(c, tFreq, timestepCond); // (N, temb)
             if (classEmbedding != null) {
                 emb = emb.add(classEmbedding.forward(ps, new NDList(classLabels), training)
                         .singletonOrThrow().toType(emb.getDataType(), false));
@@ -225,7 +283,7 @@ public final class UNet2DConditionModel extends AbstractBlock {
                         .reshape(batch, -1); // (N·K, Dt) → (N, K·Dt)
                 NDArray added = textEmbeds.toType(DataType.FLOAT32, false).concat(timeEmb, 1)
                         .toType(emb.getDataType(), false); // (N, P + K·Dt)
-                emb = emb.add(addEmbedding.apply(c, added));
+                emb = emb.add(addEmbedding.apply(c, added, null));
             }
             NDArray ctx = encoderHiddenStates;
 
@@ -343,7 +401,8 @@ public final class UNet2DConditionModel extends AbstractBlock {
             PairList<String, Object> params) {
         int expected = 2 + (config.usesCrossAttention() ? 1 : 0)
                 + (classEmbedding != null ? 1 : 0) + (addEmbedding != null ? 2 : 0);
-        if (inputs.size() != expected) {
+        boolean cond = config.timeCondProjDim() != null && inputs.size() == expected + 1;
+        if (inputs.size() != expected && !cond) {
             throw new IllegalArgumentException("expected " + expected + " inputs (sample, "
                     + "timestep" + (config.usesCrossAttention() ? ", encoder_hidden_states" : "")
                     + (classEmbedding != null ? ", class_labels" : "")
@@ -354,9 +413,10 @@ public final class UNet2DConditionModel extends AbstractBlock {
         NDArray ehs = config.usesCrossAttention() ? inputs.get(i++) : null;
         NDArray labels = classEmbedding != null ? inputs.get(i++) : null;
         NDArray textEmbeds = addEmbedding != null ? inputs.get(i++) : null;
-        NDArray timeIds = addEmbedding != null ? inputs.get(i) : null;
+        NDArray timeIds = addEmbedding != null ? inputs.get(i++) : null;
+        NDArray timestepCond = cond ? inputs.get(i) : null;
         return new NDList(predict(ps, inputs.get(0), inputs.get(1), ehs, labels, textEmbeds,
-                timeIds, training));
+                timeIds, timestepCond, training));
     }
 
     @Override
@@ -404,18 +464,27 @@ public final class UNet2DConditionModel extends AbstractBlock {
         return dim % 2 == 1 ? emb.pad(new Shape(0, 1), 0) : emb;
     }
 
-    /** The MLP on the sinusoidal embedding: linear_1, SiLU, linear_2. */
+    /**
+     * The MLP on the sinusoidal embedding: linear_1, SiLU, linear_2; with {@code
+     * time_cond_proj_dim}, the condition projected by cond_proj (no bias) is added first.
+     */
     static final class TimestepEmbedding extends Module {
 
         private final Linear linear1;
         private final Linear linear2;
+        private final Linear condProj;
 
-        TimestepEmbedding(int in, int dim) {
+        TimestepEmbedding(int in, int dim, Integer condProjDim) {
+            condProj = condProjDim == null ? null
+                    : addChildBlock("cond_proj", new Linear(condProjDim, in, false));
             linear1 = addChildBlock("linear_1", new Linear(in, dim, true));
             linear2 = addChildBlock("linear_2", new Linear(dim, dim, true));
         }
 
-        NDArray apply(Ctx c, NDArray x) { // (N, in) → (N, dim)
+        NDArray apply(Ctx c, NDArray x, NDArray condition) { // (N, in) → (N, dim)
+            if (condition != null) {
+                x = x.add(condProj.apply(c, condition.toType(x.getDataType(), false)));
+            }
             return linear2.apply(c, silu(c, linear1.apply(c, x)));
         }
     }

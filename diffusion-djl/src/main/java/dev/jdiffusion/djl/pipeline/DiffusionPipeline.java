@@ -402,13 +402,16 @@ public final class DiffusionPipeline implements Pipeline {
         if (r.spacing() != null) {
             schedule = schedule.withSpacing(r.spacing());
         }
-        float[] sigmas = schedule.sigmas(r.steps());
-        float[] timesteps = schedule.timesteps(r.steps());
+        // LCM's timestep rule takes the strength itself; the others are sliced below.
+        double strength = r.initImage() != null && schedule.schedulesStrength() ? r.strength()
+                : 1.0;
+        float[] sigmas = schedule.sigmas(r.steps(), strength);
+        float[] timesteps = schedule.timesteps(r.steps(), strength);
         boolean asDiffusers = sampler.diffusersScheduler().isPresent();
         float initSigma = asDiffusers ? schedule.initNoiseSigma(sigmas[0]) : sigmas[0];
         float finalSigma = asDiffusers ? schedule.finalSigma() : 0f;
         int startIndex = 0;
-        if (r.initImage() != null) {
+        if (r.initImage() != null && !schedule.schedulesStrength()) {
             // diffusers: init_timestep = min(int(steps * strength), steps); t_start = steps - it.
             int initSteps = Math.min((int) (r.steps() * r.strength()), r.steps());
             startIndex = r.steps() - initSteps;
@@ -419,7 +422,9 @@ public final class DiffusionPipeline implements Pipeline {
             seeds[i] = r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR ? base
                     : base + i;
         }
-        boolean guided = conditioner != null && r.guidanceScale() > 1;
+        // A guidance-embedded (LCM-distilled) network takes the scale as an input instead.
+        boolean guided = conditioner != null && r.guidanceScale() > 1
+                && network.guidanceEmbeddingDim() == 0;
         return new Plan(r, width, height, seeds, sampler, samplerName, schedule, sigmas,
                 timesteps, startIndex, guided, initSigma, finalSigma, text, prompt);
     }
@@ -436,6 +441,10 @@ public final class DiffusionPipeline implements Pipeline {
         NDList condition = p.conditioner() == null ? new NDList()
                 : TextConditioning.encode(p.conditioner(), rm, p.prompt(), r.negativePrompt(), n,
                         p.guided());
+        if (network.guidanceEmbeddingDim() > 0) {
+            condition.add(GuidanceEmbedding.of(rm, r.guidanceScale() - 1, n,
+                    network.guidanceEmbeddingDim()));
+        }
 
         BatchNoise noise = r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR
                 ? BatchNoise.shared(p.seeds()[0], n) : new BatchNoise(p.seeds());
@@ -475,8 +484,9 @@ public final class DiffusionPipeline implements Pipeline {
             x = initLatents;
         }
 
-        Denoiser denoiser = VpDenoiser.of(model(p, condition, mask, maskedLatents, n), p.schedule())
+        VpDenoiser vp = VpDenoiser.of(model(p, condition, mask, maskedLatents, n), p.schedule())
                 .forRun(p.sigmas(), p.timesteps());
+        Denoiser denoiser = vp;
         if (mask != null && maskedLatents == null) {
             denoiser = new KeepKnownRegion(denoiser, initLatents, initNoise, mask);
         }
@@ -485,7 +495,8 @@ public final class DiffusionPipeline implements Pipeline {
         StepListener listener = new Watch(r, p.guided(), kept, rm);
         NDArray latents = x;
         if (sigmas.length > 1) {
-            SamplingContext ctx = SamplingContext.of(noise, listener);
+            SamplingContext ctx = SamplingContext.of(noise, listener)
+                    .withTimesteps(s -> vp.timestepFor((float) s));
             latents = p.sampler().sample(denoiser, x, sigmas, ctx);
         }
         float end = sigmas[sigmas.length - 1];

@@ -15,7 +15,8 @@ interface NoiseNetwork {
      * @param scaledX the VP-scaled sample (N, inChannels, h, w)
      * @param timesteps the training timestep of each batch entry (N)
      * @param condition what the conditioner produced (text embeddings or class indices), batch
-     *     size N, or an empty list for an unconditional network
+     *     size N, or an empty list for an unconditional network; for a network with a {@link
+     *     #guidanceEmbeddingDim()}, followed by the guidance-scale embedding (N, that dim)
      * @return the raw prediction (N, outChannels, h, w)
      */
     NDArray predict(NDArray scaledX, NDArray timesteps, NDList condition);
@@ -40,4 +41,14 @@ interface NoiseNetwork {
      * @return 2<sup>(number of down blocks − 1)</sup>
      */
     int sizeMultiple();
+
+    /**
+     * The width of the guidance-scale embedding the network takes instead of classifier-free
+     * guidance (LCM-distilled UNets' {@code time_cond_proj_dim}).
+     *
+     * @return the width, or 0 if the network takes none
+     */
+    default int guidanceEmbeddingDim() {
+        return 0;
+    }
 }

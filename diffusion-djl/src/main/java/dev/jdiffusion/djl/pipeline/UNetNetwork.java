@@ -23,6 +23,8 @@ import dev.jdiffusion.djl.weights.WeightOverlay;
  *       time_ids, diffusers' defaults are used: original size = target size = the image being
  *       generated (the sample's latent size × the VAE factor), crop top-left (0, 0), i.e.
  *       (H, W, 0, 0, H, W).</li>
+ *   <li>guidance-embedded (LCM-distilled, {@code time_cond_proj_dim}) models: the guidance
+ *       embedding {@code timestep_cond} (N, time_cond_proj_dim) appended last.</li>
  * </ul>
  */
 final class UNetNetwork implements NoiseNetwork {
@@ -84,18 +86,23 @@ final class UNetNetwork implements NoiseNetwork {
         } else if (c.numClassEmbeds() != null) {
             labels = condition.get(0);
         }
+        // A guidance-embedded UNet's scale embedding comes last (see guidanceEmbeddingDim).
+        NDArray timestepCond = c.timeCondProjDim() != null
+                ? condition.get(condition.size() - 1) : null;
+        int parts = condition.size() - (timestepCond != null ? 1 : 0);
         if (c.textTime() != null) {
-            if (condition.size() < 2) {
+            if (parts < 2) {
                 throw new IllegalArgumentException("this UNet has SDXL's added conditioning"
                         + " (addition_embed_type \"text_time\"): the conditioner must give"
                         + " [encoder_hidden_states, text_embeds(, time_ids)], got "
-                        + condition.size() + " array(s); use SdxlConditioner");
+                        + parts + " array(s); use SdxlConditioner");
             }
             textEmbeds = condition.get(1);
-            timeIds = condition.size() > 2 ? condition.get(2) : defaultTimeIds(scaledX);
+            timeIds = parts > 2 ? condition.get(2) : defaultTimeIds(scaledX);
         }
         ParameterStore ps = overlay.store(weights);
-        return unet.predict(ps, scaledX, timesteps, context, labels, textEmbeds, timeIds, false);
+        return unet.predict(ps, scaledX, timesteps, context, labels, textEmbeds, timeIds,
+                timestepCond, false);
     }
 
     /** (N, 6): (H, W, 0, 0, H, W) of the image the sample decodes to. */
@@ -106,6 +113,12 @@ final class UNetNetwork implements NoiseNetwork {
         NDArray one = scaledX.getManager().create(new float[] {h, w, 0, 0, h, w}, new Shape(1, 6))
                 .toDevice(scaledX.getDevice(), false);
         return one.repeat(0, s.get(0)).toType(DataType.FLOAT32, false);
+    }
+
+    @Override
+    public int guidanceEmbeddingDim() {
+        Integer dim = unet.config().timeCondProjDim();
+        return dim == null ? 0 : dim;
     }
 
     @Override

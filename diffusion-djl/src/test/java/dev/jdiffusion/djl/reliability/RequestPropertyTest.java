@@ -164,6 +164,12 @@ class RequestPropertyTest {
         if (!names.contains(normal)) {
             invalid.add("sampler");
         }
+        // LCM's timestep rule takes the strength: int(50 · strength) distillation timesteps must
+        // cover the steps (diffusers raises the same).
+        if (normal.equals("lcm") && init && s >= 0 && s <= 1 && steps >= 1
+                && steps <= GenerationRequest.MAX_STEPS && (int) (50 * s) < steps) {
+            invalid.add("lcm strength below steps / 50");
+        }
         if (rnd.nextInt(3) == 0) {
             String sp = rnd.nextInt(5) == 0 ? "bogus" : List.copyOf(
                     GenerationRequest.SPACINGS).get(rnd.nextInt(GenerationRequest.SPACINGS.size()));

@@ -26,10 +26,12 @@ import java.util.Set;
  * @param steps sampler steps of the {@code peak} runs
  * @param images images per request of {@code default-model}
  * @param threads PyTorch intra-op threads, or 0 to keep the engine's default
+ * @param decoder the final decoder of the {@code end-to-end} section: {@code vae} (the model's
+ *     full VAE) or {@code taesd} (a random-weight TAESD of the real shapes)
  */
 public record BenchOptions(Set<String> sections, int repeat, int warmup, Path model, Path work,
         Path tokenizer, String unetConfig, int latentSize, List<Integer> batches,
-        int textLength, int matmulSize, int steps, int images, int threads) {
+        int textLength, int matmulSize, int steps, int images, int threads, String decoder) {
 
     /**
      * Validates and copies.
@@ -48,6 +50,7 @@ public record BenchOptions(Set<String> sections, int repeat, int warmup, Path mo
      * @param steps see the record component
      * @param images see the record component
      * @param threads see the record component
+     * @param decoder see the record component
      * @throws IllegalArgumentException naming the option when a value is out of range or a
      *     section is unknown
      */
@@ -71,6 +74,8 @@ public record BenchOptions(Set<String> sections, int repeat, int warmup, Path mo
         check(images >= 1 && images <= 256, "--images must be in [1, 256]");
         check(threads >= 0, "--threads must be >= 0");
         check(work != null, "a work folder is required");
+        check(BenchSuite.DECODERS.contains(decoder), "--decoder must be one of "
+                + String.join(", ", BenchSuite.DECODERS) + " (got " + decoder + ")");
     }
 
     private static void check(boolean ok, String message) {

@@ -17,6 +17,7 @@ import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.nn.Sd15Configs;
 import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
 import dev.jdiffusion.djl.nn.UNet2DConditionModel;
+import dev.jdiffusion.djl.pipeline.DecoderOptions;
 import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
 import dev.jdiffusion.djl.safetensors.SafetensorsFile;
@@ -56,7 +57,14 @@ import java.util.TreeMap;
  *       1.5 at 512² with guidance and the default size;</li>
  *   <li>{@code default-model}: end-to-end images/s of a trained default model;</li>
  *   <li>{@code lora}: cost of a derived LoRA pipeline against weights merged in place
- *       (creation time, extra memory, UNet step time; see {@code LoraBenchmark}).</li>
+ *       (creation time, extra memory, UNet step time; see {@code LoraBenchmark});</li>
+ *   <li>{@code end-to-end} (opt-in, not in {@link #DEFAULT_SECTIONS}): seconds per image of
+ *       random-weight SD 1.5-shaped models at {@code latentSize · 8} pixels (512² by default),
+ *       text encoding to decoded image: (a) 20 steps {@code dpmpp_2m} with guidance 7.5, (b) 4
+ *       steps {@code lcm} on an LCM-distilled UNet ({@code time_cond_proj_dim} 256, guidance
+ *       embedding, no classifier-free guidance), (c) 1 step {@code euler_a} with trailing
+ *       spacing and no guidance (the Turbo recipe), each with the chosen final decoder; and
+ *       images/s of one warm pipeline running (c) for 1, 2 and 4 concurrent callers.</li>
  * </ul>
  * Not thread-safe; run one suite at a time (it saturates the CPU anyway).
  */
@@ -64,7 +72,15 @@ public final class BenchSuite {
 
     /** Section names, in the order they run. */
     public static final List<String> SECTIONS = List.of("matmul", "sampler", "unet-default",
-            "unet-sd15", "profile", "vae", "load", "cold-start", "peak", "default-model", "lora");
+            "unet-sd15", "profile", "vae", "load", "cold-start", "peak", "default-model",
+            "lora", "end-to-end");
+
+    /** The sections a run without {@code --only} measures: all but the long end-to-end one. */
+    public static final List<String> DEFAULT_SECTIONS = SECTIONS.stream()
+            .filter(s -> !s.equals("end-to-end")).toList();
+
+    /** The final decoders the end-to-end section can use. */
+    public static final List<String> DECODERS = List.of("vae", "taesd");
 
     private final BenchOptions o;
     private final PrintStream out;
@@ -130,6 +146,7 @@ public final class BenchSuite {
                     case "peak" -> peak();
                     case "default-model" -> defaultModel();
                     case "lora" -> results.addAll(LoraBenchmark.measure(o, out));
+                    case "end-to-end" -> endToEnd();
                     default -> throw new IllegalStateException(s);
                 }
             } catch (Exception | OutOfMemoryError e) {
@@ -474,6 +491,106 @@ public final class BenchSuite {
                             + " %.1f, default sampler; %s s per request (%s)", o.images(),
                             p.defaultSize(), p.defaultGuidance(), Timing.fmt(s.median()),
                             s.spread()));
+        }
+    }
+
+    private void endToEnd() throws Exception {
+        Path sd = sdFolder();
+        if (sd == null) {
+            add("end-to-end", "SD 1.5-shaped 20 steps", Double.NaN, "s/image",
+                    "skipped: give --tokenizer (CLIP vocab.json + merges.txt)");
+            return;
+        }
+        UNet2DConditionConfig base = UNet2DConditionConfig.fromJson(Sd15Configs.UNET);
+        UNet2DConditionConfig lcmConfig = UNet2DConditionConfig.fromJson(base.toJson()
+                .replace("\"time_cond_proj_dim\" : null", "\"time_cond_proj_dim\" : 256"));
+        if (lcmConfig.timeCondProjDim() == null) {
+            throw new IllegalStateException("could not set time_cond_proj_dim in " + base);
+        }
+        Path lcm = RandomModels.lcmVariant(o.work().resolve("sd15-lcm-random"), sd, lcmConfig);
+        int size = o.latentSize() * 8;
+        DecoderOptions decoders = o.decoder().equals("taesd")
+                ? DecoderOptions.defaults().withTaesd(RandomModels.taesd(o.work().resolve(
+                        "taesd-random")))
+                : DecoderOptions.defaults();
+        String where = String.format(Locale.ROOT, "%d², decoder %s, random SD 1.5-shaped"
+                + " weights; load average %s", size, o.decoder(), loadAverage());
+        GenerationRequest turbo = request(size, 1, "euler_a", 0, "trailing");
+        double baseline;
+        try (DiffusionPipeline p = DiffusionPipeline.load(sd, PipelineOptions.defaults(), decoders)) {
+            for (int i = 0; i < o.warmup(); i++) {
+                p.generate(turbo); // warms the pipeline with the cheapest request
+            }
+            Timing.Stats a = Timing.time(0, o.repeat(),
+                    () -> p.generate(request(size, 20, "dpmpp_2m", 7.5, null)));
+            baseline = a.median();
+            add("end-to-end", "(a) 20 steps dpmpp_2m, guidance 7.5", a.median(), "s/image",
+                    where + "; " + a.spread());
+            Timing.Stats c = Timing.time(0, o.repeat(), () -> p.generate(turbo));
+            add("end-to-end", "(c) 1 step euler_a trailing, no guidance", c.median(), "s/image",
+                    String.format(Locale.ROOT, "%.1f× faster than (a); %s", baseline / c.median(),
+                            c.spread()));
+            for (int callers : new int[] {1, 2, 4}) {
+                double rate = concurrent(p, turbo, callers, Math.max(1, o.repeat()));
+                add("end-to-end", "(c) images/s, " + callers + " concurrent caller"
+                        + (callers > 1 ? "s" : ""), rate, "images/s", o.repeat()
+                        + " requests per caller on one warm pipeline");
+            }
+        }
+        try (DiffusionPipeline p = DiffusionPipeline.load(lcm, PipelineOptions.defaults(), decoders)) {
+            GenerationRequest r = request(size, 4, "lcm", 8, null);
+            for (int i = 0; i < o.warmup(); i++) {
+                p.generate(request(size, 1, "lcm", 8, null));
+            }
+            Timing.Stats b = Timing.time(0, o.repeat(), () -> p.generate(r));
+            add("end-to-end", "(b) 4 steps lcm, LCM UNet, w = 7 embedded", b.median(), "s/image",
+                    String.format(Locale.ROOT, "time_cond_proj_dim 256, one UNet call per step;"
+                            + " %.1f× faster than (a); %s", baseline / b.median(), b.spread()));
+        }
+    }
+
+    private static GenerationRequest request(int size, int steps, String sampler,
+            double guidance, String spacing) {
+        GenerationRequest.Builder b = GenerationRequest.builder("a photo of a red apple")
+                .size(size, size).steps(steps).sampler(sampler).guidanceScale(guidance).seed(1);
+        if (spacing != null) {
+            b.spacing(spacing);
+        }
+        return b.build();
+    }
+
+    /** Images/s of {@code callers} threads each running {@code each} requests at once. */
+    private static double concurrent(DiffusionPipeline p, GenerationRequest r, int callers,
+            int each) throws Exception {
+        java.util.concurrent.ExecutorService pool =
+                java.util.concurrent.Executors.newFixedThreadPool(callers);
+        try {
+            List<java.util.concurrent.Future<?>> futures = new ArrayList<>();
+            long t0 = System.nanoTime();
+            for (int c = 0; c < callers; c++) {
+                futures.add(pool.submit(() -> {
+                    for (int i = 0; i < each; i++) {
+                        p.generate(r);
+                    }
+                    return null;
+                }));
+            }
+            for (java.util.concurrent.Future<?> f : futures) {
+                f.get();
+            }
+            return callers * each / ((System.nanoTime() - t0) / 1e9);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] l = Files.readString(Path.of("/proc/loadavg"), StandardCharsets.UTF_8)
+                    .split(" ");
+            return l[0] + " " + l[1] + " " + l[2];
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
         }
     }
 

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.jdiffusion.djl.nn.AutoencoderKL;
 import dev.jdiffusion.djl.nn.AutoencoderKLConfig;
+import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.nn.Sd15Configs;
 import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
 import dev.jdiffusion.djl.nn.UNet2DConditionModel;
@@ -12,6 +13,7 @@ import dev.jdiffusion.djl.pipeline.ModelWriter;
 import dev.jdiffusion.djl.text.ClipTextConfig;
 import dev.jdiffusion.djl.text.ClipTextModel;
 import dev.jdiffusion.djl.text.ClipTokenizer;
+import dev.jdiffusion.djl.weights.StateDict;
 import dev.jdiffusion.samplers.SchedulerConfig;
 import dev.jdiffusion.samplers.Schedulers;
 import java.io.IOException;
@@ -102,6 +104,85 @@ public final class RandomModels {
                     .half(true).metadata(Map.of("note", "random weights for benchmarks"))
                     .write(dir);
         }
+        Files.writeString(dir.resolve(DONE), "ok");
+        return dir;
+    }
+
+    /**
+     * Writes (or reuses) a random-weight LCM-distilled variant of a latent model folder: the
+     * same VAE, text encoder, tokenizer and scheduler (hard-linked, or copied where links are
+     * not possible), and a random UNet of {@code unetConfig}, which should set {@code
+     * time_cond_proj_dim} (256 for LCM-distilled SD 1.5), stored in float16.
+     *
+     * @param dir the folder
+     * @param base the folder whose other components are shared (for example {@link #sd15})
+     * @param unetConfig the distilled UNet's configuration
+     * @return {@code dir}
+     * @throws IOException if reading or writing fails
+     */
+    public static Path lcmVariant(Path dir, Path base, UNet2DConditionConfig unetConfig)
+            throws IOException {
+        if (Files.isRegularFile(dir.resolve(DONE))) {
+            return dir;
+        }
+        try (java.util.stream.Stream<Path> files = Files.walk(base)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Path rel = base.relativize(f);
+                if (rel.toString().isEmpty() || rel.startsWith("unet")
+                        || rel.toString().equals(DONE)) {
+                    continue;
+                }
+                Path to = dir.resolve(rel.toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.createDirectories(to.getParent());
+                    Files.deleteIfExists(to);
+                    try {
+                        Files.createLink(to, f);
+                    } catch (IOException | UnsupportedOperationException e) {
+                        Files.copy(f, to);
+                    }
+                }
+            }
+        }
+        Path unetDir = Files.createDirectories(dir.resolve("unet"));
+        try (NDManager m = NDManager.newBaseManager()) {
+            Engine.getInstance().setRandomSeed(1);
+            UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig);
+            unet.initialize(m, DataType.FLOAT32);
+            StateDict.save(ParameterNames.of(unet),
+                    unetDir.resolve("diffusion_pytorch_model.safetensors"), DataType.FLOAT16,
+                    Map.of("note", "random weights for benchmarks"));
+        }
+        Files.writeString(unetDir.resolve("config.json"), unetConfig.toJson());
+        Files.writeString(dir.resolve(DONE), "ok");
+        return dir;
+    }
+
+    /**
+     * Writes (or reuses) a random-weight TAESD folder ({@code AutoencoderTiny} with the
+     * defaults of {@code madebyollin/taesd}, float16).
+     *
+     * @param dir the folder
+     * @return {@code dir}
+     * @throws IOException if writing fails
+     */
+    public static Path taesd(Path dir) throws IOException {
+        if (Files.isRegularFile(dir.resolve(DONE))) {
+            return dir;
+        }
+        Files.createDirectories(dir);
+        try (NDManager m = NDManager.newBaseManager()) {
+            Engine.getInstance().setRandomSeed(2);
+            dev.jdiffusion.djl.nn.AutoencoderTiny taesd = new dev.jdiffusion.djl.nn.AutoencoderTiny(
+                    dev.jdiffusion.djl.nn.AutoencoderTinyConfig.fromJson("{}"));
+            taesd.initialize(m, DataType.FLOAT32);
+            StateDict.save(ParameterNames.of(taesd),
+                    dir.resolve("diffusion_pytorch_model.safetensors"), DataType.FLOAT16,
+                    Map.of("note", "random weights for benchmarks"));
+        }
+        Files.writeString(dir.resolve("config.json"), "{\"_class_name\": \"AutoencoderTiny\"}");
         Files.writeString(dir.resolve(DONE), "ok");
         return dir;
     }

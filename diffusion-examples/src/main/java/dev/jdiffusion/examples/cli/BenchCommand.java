@@ -24,12 +24,17 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Run benchmarks (medians over repeated runs after warm-up) and print a"
                 + " Markdown table. Sections: matmul, sampler, unet-default, unet-sd15, profile,"
-                + " vae, load, cold-start, peak, default-model, lora.")
+                + " vae, load, cold-start, peak, default-model, lora; opt-in (--only): end-to-end.")
 final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--only", split = ",", paramLabel = "SECTION",
             description = "Sections to run, comma-separated (default: all).")
     List<String> only;
+
+    @Option(names = "--decoder", defaultValue = "vae",
+            description = "Final decoder of the end-to-end section: vae (default) or taesd"
+                    + " (random TAESD weights).")
+    String decoder;
 
     @Option(names = "--skip", split = ",", paramLabel = "SECTION",
             description = "Sections to leave out.")
@@ -92,7 +97,8 @@ final class BenchCommand implements Callable<Integer> {
 
     /** The suite options these arguments describe (validated). */
     BenchOptions options() throws IOException {
-        Set<String> sections = new LinkedHashSet<>(only != null ? only : BenchSuite.SECTIONS);
+        Set<String> sections = new LinkedHashSet<>(only != null ? only
+                : BenchSuite.DEFAULT_SECTIONS);
         if (skip != null) {
             sections.removeAll(skip);
         }
@@ -109,6 +115,6 @@ final class BenchCommand implements Callable<Integer> {
         String unetJson = unetConfig != null
                 ? Files.readString(unetConfig, StandardCharsets.UTF_8) : Sd15Configs.UNET;
         return new BenchOptions(sections, repeat, warmup, trained, workDir, tokenizer, unetJson,
-                latentSize, batches, textLength, matmulSize, steps, images, threads);
+                latentSize, batches, textLength, matmulSize, steps, images, threads, decoder);
     }
 }

@@ -26,6 +26,8 @@ final class SamplersCommand implements Callable<Integer> {
             "euler", "Euler on the probability-flow ODE: deterministic, simple and robust",
             "euler_a", "Euler ancestral: fresh noise every step, stochastic; varied detail",
             "heun", "Heun 2nd order: deterministic, 2 network calls per step",
+            "lcm", "Latent Consistency: 2-8 steps, for LCM-distilled models and LCM-LoRA"
+                    + " only",
             "lms", "linear multistep (order 4): deterministic, few network calls");
 
     @Spec

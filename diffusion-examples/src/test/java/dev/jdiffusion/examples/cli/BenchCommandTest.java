@@ -53,7 +53,13 @@ class BenchCommandTest {
     @Test
     void defaultsToEverySectionAndSkipRemoves(@TempDir Path dir) throws Exception {
         BenchOptions all = parse("--work", dir.toString()).options();
-        assertThat(all.sections()).containsExactlyInAnyOrderElementsOf(BenchSuite.SECTIONS);
+        assertThat(all.sections()).containsExactlyInAnyOrderElementsOf(
+                BenchSuite.DEFAULT_SECTIONS).doesNotContain("end-to-end");
+        assertThat(all.decoder()).isEqualTo("vae");
+        assertThat(parse("--work", dir.toString(), "--only", "end-to-end").options().sections())
+                .containsExactly("end-to-end");
+        assertThatThrownBy(() -> parse("--work", dir.toString(), "--decoder", "nope").options())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("--decoder");
         assertThat(all.batches()).containsExactly(1, 2);
         assertThat(all.repeat()).isEqualTo(3);
         assertThat(all.unetConfig()).contains("\"block_out_channels\": [320, 640, 1280, 1280]");

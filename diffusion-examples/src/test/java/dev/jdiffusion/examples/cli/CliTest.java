@@ -492,7 +492,7 @@ class CliTest {
         assertEquals(0, r.code);
         List<String> lines = r.out.lines().toList();
         assertEquals(List.of("ddim", "ddpm", "dpmpp_2m", "dpmpp_2m_sde", "euler", "euler_a",
-                "heun", "lms"), lines.stream().map(l -> l.split("\\s+")[0]).toList());
+                "heun", "lcm", "lms"), lines.stream().map(l -> l.split("\\s+")[0]).toList());
         assertTrue(lines.stream().allMatch(l -> l.split("\\s+").length > 2), r.out);
         assertTrue(lines.stream().filter(l -> l.contains("[default")).toList().get(0)
                 .startsWith("euler_a "), r.out);
