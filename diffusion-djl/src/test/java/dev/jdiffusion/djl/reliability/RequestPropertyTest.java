@@ -1,6 +1,7 @@
 package dev.jdiffusion.djl.reliability;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.api.GenerationRequest;
@@ -11,8 +12,6 @@ import dev.jdiffusion.djl.pipeline.DiffusionPipeline;
 import dev.jdiffusion.djl.pipeline.PipelineOptions;
 import dev.jdiffusion.djl.testing.NativeArrays;
 import dev.jdiffusion.djl.testing.TinyModels;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -53,6 +52,14 @@ class RequestPropertyTest {
         TinyModel.deleteTree(pngDir);
     }
 
+    // Weight-free: the tiny encoder's states have mean ~0, so weights would scale them wildly
+    // (see ClipConditioner); weights are tested on an encoder with biases in ClipConditionerTest.
+    private static final String[] A1111_VALID = {"\\(literal\\) BREAK apple", "style: anime",
+        "BREAK", "a (cat:1) face", "a " + "cat, ".repeat(40) + "dog", "a\\[b\\]"};
+
+    private static final String[] A1111_INVALID = {"a (red fox", "a red) fox", "([a)]",
+        "(a:1.x)", "(a BREAK b)", "[a:b:0.5]", "[a|b]", "a AND b"};
+
     /** Prompts of every kind the text encoder may meet. */
     static String prompt(Random rnd) {
         String[] pieces = {"a cat face", "😀🐱‍👤🏳️‍🌈", "猫の顔、赤いりんご", "قطة حمراء", "חתול אדום",
@@ -63,10 +70,10 @@ class RequestPropertyTest {
         if (kind == 0) {
             return "";
         }
-        if (kind == 1) { // far more than 77 tokens
+        if (kind == 1) { // far more than 77 tokens, within the 600 of 8 chunks
             StringBuilder sb = new StringBuilder();
-            for (int i = 0; i < 50 + rnd.nextInt(300); i++) {
-                sb.append(pieces[rnd.nextInt(pieces.length)]).append(' ');
+            for (int i = 0; i < 20 + rnd.nextInt(60); i++) {
+                sb.append(rnd.nextBoolean() ? pieces[0] : "red apple").append(", ");
             }
             return sb.toString();
         }
@@ -92,6 +99,20 @@ class RequestPropertyTest {
         List<String> invalid = new ArrayList<>();
         GenerationRequest.Builder b = GenerationRequest.builder(prompt(rnd));
         b.negativePrompt(rnd.nextInt(4) == 0 ? prompt(rnd) : "");
+        // Arbitrary text is read literally; the A1111 syntax gets prompts of its own.
+        b.promptSyntax("plain");
+        int syntaxCase = rnd.nextInt(16);
+        if (syntaxCase == 0) {
+            b.promptSyntax("a1111").prompt(A1111_VALID[rnd.nextInt(A1111_VALID.length)])
+                    .negativePrompt("");
+        } else if (syntaxCase == 1) {
+            b.promptSyntax("a1111").prompt(A1111_INVALID[rnd.nextInt(A1111_INVALID.length)])
+                    .negativePrompt("");
+            invalid.add("prompt syntax");
+        } else if (syntaxCase == 2) {
+            b.prompt("cat ".repeat(601)); // 601 tokens: more than 8 chunks of 75
+            invalid.add("prompt too long");
+        }
         int w = 16;
         int h = 16;
         boolean init = rnd.nextInt(4) == 0;
@@ -290,25 +311,17 @@ class RequestPropertyTest {
     }
 
     @Test
-    void promptsOverTheTokenLimitAreTruncatedWithAWarning() {
-        String longPrompt = "a red apple and a blue car ".repeat(30); // ~ 210 tokens
-        PrintStream original = System.err;
-        ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        GenerationResult r;
-        GenerationResult truncated;
-        try {
-            System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
-            r = pipeline.generate(GenerationRequest.builder(longPrompt).steps(2).seed(5)
-                    .build());
-        } finally {
-            System.setErr(original);
-        }
-        String log = captured.toString(StandardCharsets.UTF_8);
-        assertThat(log).contains("WARN").contains("more than the 75");
-        // Everything past the limit is ignored: the same image as a prompt cut earlier on.
-        truncated = pipeline.generate(GenerationRequest.builder(
+    void promptsOverTheTokenLimitAreEncodedInFullNotTruncated() {
+        // ~ 210 tokens: 3 chunks. Before chunking, everything past 75 tokens was dropped and
+        // both requests gave the same image.
+        GenerationResult full = pipeline.generate(GenerationRequest.builder(
+                "a red apple and a blue car ".repeat(30)).steps(2).seed(5).build());
+        GenerationResult cut = pipeline.generate(GenerationRequest.builder(
                 "a red apple and a blue car ".repeat(15)).steps(2).seed(5).build());
-        assertThat(r.images().get(0).rgb()).containsExactly(truncated.images().get(0).rgb());
+        assertThat(full.images().get(0).rgb()).isNotEqualTo(cut.images().get(0).rgb());
+        assertThatThrownBy(() -> pipeline.generate(GenerationRequest.builder(
+                "cat ".repeat(601)).steps(2).seed(5).build()))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("600");
     }
 
     /** Whether the exception was thrown from inside the run or the engine, not validation. */
