@@ -17,12 +17,14 @@ import java.util.Map;
  *
  * <p>Naming schemes understood:
  * <ul>
- *   <li>kohya / A1111: {@code lora_unet_<module>} and {@code lora_te_<module>} (or {@code
- *       lora_te1_}), the module path with dots as underscores, in diffusers naming ({@code
+ *   <li>kohya / A1111: {@code lora_unet_<module>} and {@code lora_te_<module>} (SDXL: {@code
+ *       lora_te1_} for {@code text_encoder}, {@code lora_te2_} for {@code text_encoder_2}),
+ *       the module path with dots as underscores, in diffusers naming ({@code
  *       lora_unet_down_blocks_0_attentions_0_...}) or the original LDM naming ({@code
  *       lora_unet_input_blocks_1_1_...}); tensors {@code .lora_down.weight}, {@code
  *       .lora_up.weight} and an optional {@code .alpha};</li>
- *   <li>diffusers / PEFT: {@code unet.<module>} and {@code text_encoder.<module>} with {@code
+ *   <li>diffusers / PEFT: {@code unet.<module>}, {@code text_encoder.<module>} and {@code
+ *       text_encoder_2.<module>} with {@code
  *       .lora_A.weight} / {@code .lora_B.weight}, or the older diffusers names {@code
  *       .lora.down.weight} / {@code .lora.up.weight}, {@code .lora_linear_layer.down/up.weight}
  *       and the attention-processor names {@code <attn>.processor.to_q_lora.down.weight} (also
@@ -32,9 +34,7 @@ import java.util.Map;
  *   <li>LoCon / LyCORIS plain LoRA on convolutions: the same names, with a k×k convolution as
  *       down and a 1×1 convolution as up.</li>
  * </ul>
- * Refused with a {@link ModelLoadException}: pickle files, SDXL files (second text encoder,
- * {@code lora_te1_}/{@code lora_te2_} pairs or {@code text_encoder_2.}) since only SD 1.x/2.x
- * pipelines exist, other LyCORIS kinds (LoHa, LoKr, Tucker {@code lora_mid}, DoRA), a layer
+ * Refused with a {@link ModelLoadException}: pickle files, other LyCORIS kinds (LoHa, LoKr, Tucker {@code lora_mid}, DoRA), a layer
  * without its down or up tensor, a layer given twice, and tensor names that fit no scheme.
  *
  * <p>Not thread-safe to close while in use; reading from several threads is safe.
@@ -45,8 +45,10 @@ public final class LoraFile implements AutoCloseable {
     public enum Part {
         /** The denoising UNet. */
         UNET,
-        /** The CLIP text encoder. */
-        TEXT_ENCODER
+        /** The (first) CLIP text encoder. */
+        TEXT_ENCODER,
+        /** SDXL's second text encoder, {@code text_encoder_2}. */
+        TEXT_ENCODER_2
     }
 
     /**
@@ -109,17 +111,11 @@ public final class LoraFile implements AutoCloseable {
 
     static List<Layer> parse(Path path, Map<String, TensorInfo> tensors)
             throws ModelLoadException {
-        List<String> sdxl = new ArrayList<>();
         List<String> unsupported = new ArrayList<>();
         List<String> unknown = new ArrayList<>();
         Map<String, Map<Role, String>> groups = new LinkedHashMap<>();
         Map<String, Key> keys = new LinkedHashMap<>();
         for (String name : tensors.keySet()) {
-            if (name.startsWith("lora_te2_") || name.startsWith("text_encoder_2.")
-                    || name.startsWith("lora_te1_")) {
-                sdxl.add(name);
-                continue;
-            }
             String kind = unsupportedKind(name);
             if (kind != null) {
                 unsupported.add(name + " (" + kind + ")");
@@ -139,11 +135,6 @@ public final class LoraFile implements AutoCloseable {
             }
             keys.putIfAbsent(id, k);
         }
-        if (!sdxl.isEmpty()) {
-            throw new ModelLoadException(path + ": this is an SDXL LoRA (" + sdxl.size()
-                    + " tensors for SDXL's text encoders, e.g. " + sdxl.get(0) + "); only"
-                    + " Stable Diffusion 1.x/2.x pipelines exist, so it cannot be applied");
-        }
         if (!unsupported.isEmpty()) {
             throw new ModelLoadException(path + ": " + unsupported.size() + " tensors of a"
                     + " LyCORIS kind other than plain LoRA/LoCon, which is not supported: "
@@ -158,8 +149,11 @@ public final class LoraFile implements AutoCloseable {
                 incomplete.add(e.getKey() + " (has " + roles.values() + ")");
                 continue;
             }
-            Part part = k.prefix().startsWith("lora_te") || k.prefix().startsWith("text_encoder")
-                    ? Part.TEXT_ENCODER : Part.UNET;
+            Part part = switch (k.prefix()) {
+                case "lora_te_", "lora_te1_", "text_encoder." -> Part.TEXT_ENCODER;
+                case "lora_te2_", "text_encoder_2." -> Part.TEXT_ENCODER_2;
+                default -> Part.UNET;
+            };
             boolean dotted = !k.prefix().startsWith("lora_");
             layers.add(new Layer(part, k.module(), dotted, roles.get(Role.DOWN),
                     roles.get(Role.UP), roles.get(Role.ALPHA)));
@@ -211,6 +205,12 @@ public final class LoraFile implements AutoCloseable {
                 prefix = "lora_unet_";
             } else if (module.startsWith("lora_te_")) {
                 prefix = "lora_te_";
+            } else if (module.startsWith("lora_te1_")) {
+                prefix = "lora_te1_";
+            } else if (module.startsWith("lora_te2_")) {
+                prefix = "lora_te2_";
+            } else if (module.startsWith("text_encoder_2.")) {
+                prefix = "text_encoder_2.";
             } else if (module.startsWith("unet.")) {
                 prefix = "unet.";
             } else if (module.startsWith("text_encoder.")) {
@@ -221,7 +221,7 @@ public final class LoraFile implements AutoCloseable {
                 return null;
             }
             module = module.substring(prefix.length());
-            if (s[0].startsWith("_lora.") && prefix.equals("text_encoder.")) {
+            if (s[0].startsWith("_lora.") && prefix.startsWith("text_encoder")) {
                 // older diffusers text encoder names: self_attn.to_q_lora → self_attn.q_proj
                 int dot = module.lastIndexOf('.');
                 String proj = module.substring(dot + 1);

@@ -40,19 +40,21 @@ public final class LoraMerge {
      * What a merge produced.
      *
      * @param unet the patched UNet weights, as an overlay on the UNet's parameters
-     * @param textEncoder the patched text encoder weights
+     * @param textEncoder the patched (first) text encoder weights
+     * @param textEncoder2 the patched weights of SDXL's second text encoder (empty otherwise)
      * @param unetLayers the number of UNet weights patched
-     * @param textEncoderLayers the number of text encoder weights patched
+     * @param textEncoderLayers the number of text encoder weights patched, both encoders
      * @param loras the LoRAs applied, in order
      */
-    public record Result(WeightOverlay unet, WeightOverlay textEncoder, int unetLayers,
-            int textEncoderLayers, List<Lora> loras) {
+    public record Result(WeightOverlay unet, WeightOverlay textEncoder, WeightOverlay textEncoder2,
+            int unetLayers, int textEncoderLayers, List<Lora> loras) {
 
         /**
          * Copies the list.
          *
          * @param unet the UNet overlay
          * @param textEncoder the text encoder overlay
+         * @param textEncoder2 the second text encoder's overlay
          * @param unetLayers UNet weights patched
          * @param textEncoderLayers text encoder weights patched
          * @param loras the LoRAs applied
@@ -79,9 +81,34 @@ public final class LoraMerge {
      */
     public static Result compute(List<Lora> loras, Map<String, Parameter> unet,
             Map<String, Parameter> textEncoder, NDManager owner) throws ModelLoadException {
+        return compute(loras, unet, textEncoder, null, owner);
+    }
+
+    /**
+     * Reads the LoRAs and computes the patched weights, for a model with two text encoders.
+     *
+     * @param loras the LoRAs with their weights; a file may appear more than once
+     * @param unet the UNet's parameters by dotted (diffusers) name
+     * @param textEncoder the (first) text encoder's parameters by dotted name, or null
+     * @param textEncoder2 SDXL's {@code text_encoder_2} parameters by dotted name, or null if
+     *     the model has none (then a LoRA with {@code lora_te2_} layers is refused)
+     * @param owner the manager that will own the patched arrays (the parameters' device)
+     * @return the patched weights
+     * @throws ModelLoadException if a file cannot be read or is not a supported LoRA, or if a
+     *     layer fits no parameter of the model
+     */
+    public static Result compute(List<Lora> loras, Map<String, Parameter> unet,
+            Map<String, Parameter> textEncoder, Map<String, Parameter> textEncoder2,
+            NDManager owner) throws ModelLoadException {
         Objects.requireNonNull(owner, "owner");
-        Resolver unetNames = new Resolver(unet, true);
-        Resolver textNames = textEncoder == null ? null : new Resolver(textEncoder, false);
+        Map<LoraFile.Part, Resolver> resolvers = new java.util.EnumMap<>(LoraFile.Part.class);
+        resolvers.put(LoraFile.Part.UNET, new Resolver(unet, true));
+        if (textEncoder != null) {
+            resolvers.put(LoraFile.Part.TEXT_ENCODER, new Resolver(textEncoder, false));
+        }
+        if (textEncoder2 != null) {
+            resolvers.put(LoraFile.Part.TEXT_ENCODER_2, new Resolver(textEncoder2, false));
+        }
         List<LoraFile> open = new ArrayList<>();
         try {
             Map<Parameter, List<Term>> terms = new LinkedHashMap<>();
@@ -91,7 +118,7 @@ public final class LoraMerge {
                 open.add(file);
                 List<String> unmatched = new ArrayList<>();
                 for (LoraFile.Layer layer : file.layers()) {
-                    Resolver r = layer.part() == LoraFile.Part.UNET ? unetNames : textNames;
+                    Resolver r = resolvers.get(layer.part());
                     Parameter p = r == null ? null : r.find(layer);
                     String problem = p == null ? null : shapeProblem(file, layer, p);
                     if (p == null || problem != null) {
@@ -114,9 +141,12 @@ public final class LoraMerge {
                     parts.put(p, layer.part());
                 }
                 if (!unmatched.isEmpty()) {
-                    String why = textEncoder == null && file.layers().stream()
-                            .anyMatch(l -> l.part() == LoraFile.Part.TEXT_ENCODER)
-                            ? " (this model has no text encoder)" : "";
+                    String why = file.layers().stream().map(LoraFile.Layer::part)
+                            .filter(part -> !resolvers.containsKey(part)).findFirst()
+                            .map(part -> part == LoraFile.Part.TEXT_ENCODER_2
+                                    ? " (it patches SDXL's text_encoder_2, which this model has"
+                                            + " not)"
+                                    : " (this model has no text encoder)").orElse("");
                     throw new ModelLoadException(lora.file() + ": " + unmatched.size() + " of "
                             + file.layers().size() + " LoRA layers fit no weight of this model"
                             + why + "; is the LoRA for another model family (e.g. SDXL)? "
@@ -134,15 +164,18 @@ public final class LoraMerge {
     private static Result merge(Map<Parameter, List<Term>> terms,
             Map<Parameter, LoraFile.Part> parts, List<Lora> loras, NDManager owner)
             throws ModelLoadException {
-        Map<Parameter, NDArray> unet = new LinkedHashMap<>();
-        Map<Parameter, NDArray> text = new LinkedHashMap<>();
+        Map<LoraFile.Part, Map<Parameter, NDArray>> patched =
+                new java.util.EnumMap<>(LoraFile.Part.class);
+        for (LoraFile.Part part : LoraFile.Part.values()) {
+            patched.put(part, new LinkedHashMap<>());
+        }
         List<NDArray> made = new ArrayList<>();
         boolean ok = false;
         try {
             for (Map.Entry<Parameter, List<Term>> e : terms.entrySet()) {
                 Parameter p = e.getKey();
                 NDArray w = p.getArray();
-                NDArray patched;
+                NDArray value;
                 try (NDManager tmp = owner.newSubManager(w.getDevice())) {
                     NDArray sum = w.toType(DataType.FLOAT32, true);
                     sum.attach(tmp);
@@ -155,11 +188,11 @@ public final class LoraMerge {
                                 .reshape(w.getShape()); // (out, in[, kh, kw])
                         sum = sum.add(delta.mul((float) t.scale()));
                     }
-                    patched = sum.toType(w.getDataType(), true);
-                    patched.attach(owner);
+                    value = sum.toType(w.getDataType(), true);
+                    value.attach(owner);
                 }
-                made.add(patched);
-                (parts.get(p) == LoraFile.Part.UNET ? unet : text).put(p, patched);
+                made.add(value);
+                patched.get(parts.get(p)).put(p, value);
             }
             ok = true;
         } finally {
@@ -167,12 +200,19 @@ public final class LoraMerge {
                 made.forEach(NDArray::close);
             }
         }
-        return new Result(WeightOverlay.of(unet), WeightOverlay.of(text), unet.size(),
-                text.size(), loras);
+        Map<Parameter, NDArray> unet = patched.get(LoraFile.Part.UNET);
+        Map<Parameter, NDArray> text = patched.get(LoraFile.Part.TEXT_ENCODER);
+        Map<Parameter, NDArray> text2 = patched.get(LoraFile.Part.TEXT_ENCODER_2);
+        return new Result(WeightOverlay.of(unet), WeightOverlay.of(text), WeightOverlay.of(text2),
+                unet.size(), text.size() + text2.size(), loras);
     }
 
     private static String prefix(LoraFile.Layer layer) {
-        return layer.part() == LoraFile.Part.UNET ? "lora_unet_" : "lora_te_";
+        return switch (layer.part()) {
+            case UNET -> "lora_unet_";
+            case TEXT_ENCODER -> "lora_te_";
+            case TEXT_ENCODER_2 -> "lora_te2_";
+        };
     }
 
     /** Why a layer's matrices do not fit the parameter, or null if they do. */

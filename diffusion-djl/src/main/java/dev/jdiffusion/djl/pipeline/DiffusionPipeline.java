@@ -23,6 +23,7 @@ import dev.jdiffusion.djl.lora.Lora;
 import dev.jdiffusion.djl.lora.LoraMerge;
 import dev.jdiffusion.djl.nn.GradMode;
 import dev.jdiffusion.djl.text.ClipConditioner;
+import dev.jdiffusion.djl.text.SdxlConditioner;
 import dev.jdiffusion.djl.text.TextualInversion;
 import dev.jdiffusion.samplers.DiffusersScheduler;
 import dev.jdiffusion.samplers.VpDenoiser;
@@ -160,7 +161,9 @@ public final class DiffusionPipeline implements Pipeline {
      * A pipeline with LoRAs applied, sharing every weight they do not touch with this one (see
      * the class description for thread-safety and lifetime). Each LoRA adds {@code weight ×
      * alpha / rank × up · down} to the UNet and text encoder weights it names; the patched
-     * weights are computed here, once, from the loaded model's weights. On a pipeline that has
+     * weights are computed here, once, from the loaded model's weights. SDXL models take SDXL
+     * LoRAs ({@code lora_te1_}/{@code lora_te2_} or {@code text_encoder_2.} for the second
+     * encoder). On a pipeline that has
      * LoRAs, the result has its LoRAs and then the new ones; textual-inversion embeddings, clip
      * skip and prompt syntax carry over. The images' {@code parameters} text records the LoRAs
      * as AUTOMATIC1111 does: a {@code <lora:name:weight>} tag in the prompt for each LoRA the
@@ -173,7 +176,8 @@ public final class DiffusionPipeline implements Pipeline {
      * @param loras the LoRAs with their weights, applied in order (the deltas add up)
      * @return a new pipeline; close it to free its patched weights
      * @throws ModelLoadException if a file cannot be read, is not a supported LoRA (pickles and
-     *     SDXL LoRAs are refused), or has layers that fit no weight of this model (the message
+     *     LyCORIS kinds other than LoCon are refused), or has layers that fit no weight of this
+     *     model, e.g. an SD 1.x LoRA on SDXL (the message
      *     says how many and lists some)
      * @throws IllegalStateException if this pipeline is closed, or its network or conditioner
      *     cannot take LoRAs
@@ -218,19 +222,25 @@ public final class DiffusionPipeline implements Pipeline {
      * @param embeddings the embeddings, added to this pipeline's
      * @return the derived pipeline
      * @throws IllegalArgumentException if the model has no CLIP text encoder, an embedding's
-     *     width does not fit it, or two embeddings share a trigger word
+     *     width does not fit it (SDXL takes only clip_l/clip_g pairs), or two embeddings share
+     *     a trigger word
      * @throws IllegalStateException if this pipeline is closed
      */
     public DiffusionPipeline withEmbeddings(List<TextualInversion> embeddings) {
         if (isClosed()) {
             throw new IllegalStateException("the pipeline is closed");
         }
-        if (!(conditioner instanceof ClipConditioner clip)) {
+        Conditioner bound;
+        if (conditioner instanceof ClipConditioner clip) {
+            bound = clip.withEmbeddings(embeddings);
+        } else if (conditioner instanceof SdxlConditioner sdxl) {
+            bound = sdxl.withEmbeddings(embeddings);
+        } else {
             throw new IllegalArgumentException("textual-inversion embeddings need a model with"
-                    + " one CLIP text encoder (SD 1.x/2.x); " + modelName + " has "
+                    + " CLIP text encoders (SD 1.x/2.x, SDXL); " + modelName + " has "
                     + (conditioner == null ? "none" : conditioner.getClass().getSimpleName()));
         }
-        return new DiffusionPipeline(this, null, network, clip.withEmbeddings(embeddings), loras);
+        return new DiffusionPipeline(this, null, network, bound, loras);
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.jdiffusion.djl.pipeline;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Parameter;
 import dev.jdiffusion.api.Conditioner;
 import dev.jdiffusion.api.ModelLoadException;
 import dev.jdiffusion.djl.lora.Lora;
@@ -10,6 +11,7 @@ import dev.jdiffusion.djl.lora.LoraMerge;
 import dev.jdiffusion.djl.lora.LoraTags;
 import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.text.ClipConditioner;
+import dev.jdiffusion.djl.text.SdxlConditioner;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -99,6 +101,7 @@ final class LoraPipelines {
             throw new IllegalStateException("this pipeline's network takes no LoRAs");
         }
         ClipConditioner clip = conditioner instanceof ClipConditioner c ? c : null;
+        SdxlConditioner sdxl = conditioner instanceof SdxlConditioner x ? x : null;
         long start = System.nanoTime();
         Map<String, String> hashes = new LinkedHashMap<>();
         for (Lora l : loras) {
@@ -108,14 +111,19 @@ final class LoraPipelines {
         }
         NDManager own = baseManager.newSubManager();
         try {
-            LoraMerge.Result r = LoraMerge.compute(loras, ParameterNames.of(unet.unet()),
-                    clip == null ? null : ParameterNames.of(clip.model()), own);
+            Map<String, Parameter> text1 = clip != null ? ParameterNames.of(clip.model())
+                    : sdxl != null ? ParameterNames.of(sdxl.textEncoder()) : null;
+            Map<String, Parameter> text2 = sdxl != null ? ParameterNames.of(sdxl.textEncoder2())
+                    : null;
+            LoraMerge.Result r = LoraMerge.compute(loras, ParameterNames.of(unet.unet()), text1,
+                    text2, own);
             LOG.info("LoRAs {}: patched {} UNet and {} text encoder weights in {} ms",
                     loras.stream().map(l -> l.name() + ":" + l.weight()).toList(),
                     r.unetLayers(), r.textEncoderLayers(),
                     (System.nanoTime() - start) / 1_000_000);
-            Conditioner cond = clip == null ? conditioner
-                    : clip.withWeightOverlay(r.textEncoder());
+            Conditioner cond = clip != null ? clip.withWeightOverlay(r.textEncoder())
+                    : sdxl != null ? sdxl.withWeightOverlays(r.textEncoder(), r.textEncoder2())
+                    : conditioner;
             return new DiffusionPipeline(base, own, unet.withOverlay(r.unet()), cond,
                     new Applied(r, hashes));
         } catch (ModelLoadException | RuntimeException e) {

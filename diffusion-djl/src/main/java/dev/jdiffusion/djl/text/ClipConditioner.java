@@ -216,31 +216,15 @@ public final class ClipConditioner implements Conditioner {
         int d = model.config().hiddenSize();
         int[] ids = new int[n * t];
         boolean weighted = false;
-        boolean fixed = false;
         for (int i = 0; i < n; i++) {
             System.arraycopy(batch[i].ids(), 0, ids, i * t, t);
             weighted |= batch[i].weighted();
-            fixed |= !batch[i].fixes().isEmpty();
         }
         NDArray input = sub.create(ids, new Shape(n, t));
         DataType type = model.getParameters().valueAt(0).getArray().getDataType();
-        NDArray fixValues = null;
-        NDArray fixMask = null;
-        if (fixed) {
-            float[] values = new float[n * t * d];
-            boolean[] mask = new boolean[n * t * d]; // where() does not broadcast
-            for (int i = 0; i < n; i++) {
-                for (PromptChunks.Fix f : batch[i].fixes()) {
-                    for (int v = 0; v < f.vectors().length; v++) {
-                        int pos = i * t + f.offset() + v;
-                        System.arraycopy(f.vectors()[v], 0, values, pos * d, d);
-                        java.util.Arrays.fill(mask, pos * d, (pos + 1) * d, true);
-                    }
-                }
-            }
-            fixValues = sub.create(values, new Shape(n, t, d)).toType(type, false);
-            fixMask = sub.create(mask, new Shape(n, t, d));
-        }
+        NDList fix = PromptChunks.fixArrays(sub, batch, d, type);
+        NDArray fixValues = fix == null ? null : fix.get(0);
+        NDArray fixMask = fix == null ? null : fix.get(1);
         NDArray z = model.encode(ps, input, clipSkip, fixValues, fixMask); // (N, T, D)
         if (!weighted) {
             return z;

@@ -117,8 +117,14 @@ public final class ClipTextModel extends AbstractBlock {
      * @throws IllegalArgumentException if the shape or {@code skip} is out of range
      */
     public NDArray hiddenState(ParameterStore ps, NDArray inputIds, int skip) {
+        return hiddenState(ps, inputIds, skip, null, null);
+    }
+
+    /** As {@link #hiddenState(ParameterStore, NDArray, int)}, with token embeddings replaced. */
+    NDArray hiddenState(ParameterStore ps, NDArray inputIds, int skip, NDArray fixValues,
+            NDArray fixMask) {
         try (GradMode g = GradMode.offUnlessTraining(false)) {
-            return textModel.run(ps, inputIds, skip, false);
+            return textModel.run(ps, inputIds, skip, fixValues, fixMask, false);
         }
     }
 
@@ -379,13 +385,14 @@ public final class ClipTextModel extends AbstractBlock {
         }
 
         /** The output of layer L − skip, no final LayerNorm. */
-        NDArray run(ParameterStore ps, NDArray ids, int skip, boolean training) {
+        NDArray run(ParameterStore ps, NDArray ids, int skip, NDArray fixValues,
+                NDArray fixMask, boolean training) {
             int layers = encoder.layers.layers.length;
             if (skip < 0 || skip >= layers) {
                 throw new IllegalArgumentException("the layers to skip must be in 0.."
                         + (layers - 1) + ", got " + skip);
             }
-            List<NDArray> states = states(ps, ids, layers - skip, training);
+            List<NDArray> states = states(ps, ids, layers - skip, fixValues, fixMask, training);
             return states.get(states.size() - 1);
         }
 
@@ -393,7 +400,8 @@ public final class ClipTextModel extends AbstractBlock {
          * transformers' hidden_states up to layer {@code upTo}: the embeddings, then each
          * layer's raw output (upTo + 1 arrays, owned by the manager of {@code ids}).
          */
-        List<NDArray> states(ParameterStore ps, NDArray ids, int upTo, boolean training) {
+        List<NDArray> states(ParameterStore ps, NDArray ids, int upTo, NDArray fixValues,
+                NDArray fixMask, boolean training) {
             Shape s = ids.getShape();
             if (s.dimension() != 2 || s.get(1) < 1 || s.get(1) > config.maxPositionEmbeddings()) {
                 throw new IllegalArgumentException("input ids must be (N, T) with 1 <= T <= "
@@ -403,7 +411,7 @@ public final class ClipTextModel extends AbstractBlock {
             NDArray x;
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
-                x = embeddings.apply(ps, ids, null, null, training); // (N, T, D)
+                x = embeddings.apply(ps, ids, fixValues, fixMask, training); // (N, T, D)
                 NDScope.unregister(x);
             }
             x.attach(ids.getManager());

@@ -112,17 +112,27 @@ public final class ClipTextModelWithProjection extends AbstractBlock {
      */
     public Output encode(ParameterStore ps, NDArray inputIds, int skip) {
         try (GradMode g = GradMode.offUnlessTraining(false)) {
-            return encode(ps, inputIds, skip, false);
+            return encode(ps, inputIds, skip, null, null, false);
         }
     }
 
-    private Output encode(ParameterStore ps, NDArray inputIds, int skip, boolean training) {
+    /** As {@link #encode(ParameterStore, NDArray, int)}, with token embeddings replaced. */
+    Output encode(ParameterStore ps, NDArray inputIds, int skip, NDArray fixValues,
+            NDArray fixMask) {
+        try (GradMode g = GradMode.offUnlessTraining(false)) {
+            return encode(ps, inputIds, skip, fixValues, fixMask, false);
+        }
+    }
+
+    private Output encode(ParameterStore ps, NDArray inputIds, int skip, NDArray fixValues,
+            NDArray fixMask, boolean training) {
         int layers = textModel.layerCount();
         if (skip < 0 || skip >= layers) {
             throw new IllegalArgumentException("the layers to skip must be in 0.."
                     + (layers - 1) + ", got " + skip);
         }
-        List<NDArray> states = textModel.states(ps, inputIds, layers, training);
+        List<NDArray> states = textModel.states(ps, inputIds, layers, fixValues, fixMask,
+                training);
         NDArray last = textModel.finalNorm(ps, states.get(layers), training); // (N, T, D)
         int[] at = poolPositions(inputIds);
         NDList rows = new NDList();
@@ -161,7 +171,7 @@ public final class ClipTextModelWithProjection extends AbstractBlock {
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training,
             PairList<String, Object> params) {
         try (GradMode g = GradMode.offUnlessTraining(training)) {
-            Output out = encode(ps, inputs.head(), 0, training);
+            Output out = encode(ps, inputs.head(), 0, null, null, training);
             return new NDList(out.textEmbeds(), out.hiddenState());
         }
     }

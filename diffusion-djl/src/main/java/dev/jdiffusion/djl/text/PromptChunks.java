@@ -1,5 +1,9 @@
 package dev.jdiffusion.djl.text;
 
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -62,6 +66,42 @@ final class PromptChunks {
         this.length = tokenizer.maxLength() - 2;
         this.maxChunks = maxChunks;
         this.comma = tokenizer.textIds(",", 1)[0];
+    }
+
+    /**
+     * The textual-inversion vectors of a batch of chunks as the text model takes them.
+     *
+     * @param manager the manager of the arrays
+     * @param batch one chunk per prompt, all of one length T
+     * @param hidden the text encoder's width D
+     * @param type the text encoder's data type
+     * @return {@code NDList(values (N, T, D), mask (N, T, D) boolean)}, or null if no chunk has
+     *     vectors
+     */
+    static NDList fixArrays(NDManager manager, Chunk[] batch, int hidden, DataType type) {
+        boolean fixed = false;
+        for (Chunk c : batch) {
+            fixed |= !c.fixes().isEmpty();
+        }
+        if (!fixed) {
+            return null;
+        }
+        int n = batch.length;
+        int t = batch[0].ids().length;
+        float[] values = new float[n * t * hidden];
+        boolean[] mask = new boolean[n * t * hidden]; // where() does not broadcast
+        for (int i = 0; i < n; i++) {
+            for (Fix f : batch[i].fixes()) {
+                for (int v = 0; v < f.vectors().length; v++) {
+                    int pos = i * t + f.offset() + v;
+                    System.arraycopy(f.vectors()[v], 0, values, pos * hidden, hidden);
+                    Arrays.fill(mask, pos * hidden, (pos + 1) * hidden, true);
+                }
+            }
+        }
+        Shape shape = new Shape(n, t, hidden);
+        return new NDList(manager.create(values, shape).toType(type, false),
+                manager.create(mask, shape));
     }
 
     /** The chunk of the empty prompt: start, end, padding. */

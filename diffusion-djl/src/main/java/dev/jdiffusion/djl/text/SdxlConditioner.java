@@ -8,9 +8,9 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
-import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import dev.jdiffusion.api.Conditioner;
+import dev.jdiffusion.djl.weights.WeightOverlay;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,8 +37,13 @@ import org.slf4j.LoggerFactory;
  * both outputs instead of the encoding of "", as diffusers does when no negative prompt is
  * given; the positive prompt is always encoded, empty or not.
  *
+ * <p>{@link TextualInversion} embeddings for SDXL ({@code clip_l}/{@code clip_g} pairs, see
+ * {@link #withEmbeddings}) replace the token embeddings of their trigger words in both
+ * encoders: {@code clip_l} in {@code text_encoder}, {@code clip_g} in {@code text_encoder_2}.
+ *
  * <p>Results belong to the caller's manager, intermediates are freed before a call returns.
- * Thread-safe: tokenizers and weights are only read.
+ * Immutable and thread-safe: tokenizers and weights are only read; {@link #withWeightOverlays}
+ * returns a new conditioner that shares them.
  */
 public final class SdxlConditioner implements Conditioner {
 
@@ -50,6 +55,11 @@ public final class SdxlConditioner implements Conditioner {
     private final ClipTextModelWithProjection text2;
     private final int clipSkip;
     private final boolean forceZerosForEmptyPrompt;
+    private final WeightOverlay overlay1;
+    private final WeightOverlay overlay2;
+    private final List<TextualInversion> embeddings;
+    private final PromptChunks chunker1; // null without embeddings
+    private final PromptChunks chunker2;
 
     /**
      * Joins the two tokenizers and text encoders.
@@ -86,6 +96,108 @@ public final class SdxlConditioner implements Conditioner {
         this.text2 = text2;
         this.clipSkip = clipSkip;
         this.forceZerosForEmptyPrompt = forceZerosForEmptyPrompt;
+        this.overlay1 = WeightOverlay.none();
+        this.overlay2 = WeightOverlay.none();
+        this.embeddings = List.of();
+        this.chunker1 = null;
+        this.chunker2 = null;
+    }
+
+    private SdxlConditioner(SdxlConditioner base, WeightOverlay overlay1,
+            WeightOverlay overlay2, List<TextualInversion> embeddings) {
+        this.tokenizer1 = base.tokenizer1;
+        this.text1 = base.text1;
+        this.tokenizer2 = base.tokenizer2;
+        this.text2 = base.text2;
+        this.clipSkip = base.clipSkip;
+        this.forceZerosForEmptyPrompt = base.forceZerosForEmptyPrompt;
+        this.overlay1 = java.util.Objects.requireNonNull(overlay1, "overlay1");
+        this.overlay2 = java.util.Objects.requireNonNull(overlay2, "overlay2");
+        this.embeddings = List.copyOf(embeddings);
+        if (this.embeddings.isEmpty()) {
+            this.chunker1 = null;
+            this.chunker2 = null;
+        } else {
+            int chunk = tokenizer1.maxLength() - 2;
+            this.chunker1 = new PromptChunks(tokenizer1, Triggers.of(this.embeddings, tokenizer1,
+                    chunk, (e, w) -> part(e, w, "clip_l", text1.config().hiddenSize())), ClipConditioner.MAX_CHUNKS);
+            this.chunker2 = new PromptChunks(tokenizer2, Triggers.of(this.embeddings, tokenizer2,
+                    chunk, (e, w) -> part(e, w, "clip_g", text2.config().hiddenSize())), ClipConditioner.MAX_CHUNKS);
+        }
+    }
+
+    private static float[][] part(TextualInversion e, String word, String part, int width) {
+        float[][] v = e.sdxlPart(word, part);
+        if (v == null) {
+            throw new IllegalArgumentException(e.source() + ": the embedding '" + word
+                    + "' is a single set of " + e.vectorCount(word) + " vectors, an embedding"
+                    + " for SD 1.x/2.x; SDXL needs a clip_l/clip_g pair");
+        }
+        if (v[0].length != width) {
+            throw new IllegalArgumentException(e.source() + ": the embedding '" + word
+                    + "''s " + part + " is " + v[0].length + " values wide but the encoder it"
+                    + " is for has hidden size " + width);
+        }
+        return v;
+    }
+
+    /**
+     * This conditioner with more textual-inversion embeddings: SDXL {@code clip_l}/{@code
+     * clip_g} pairs, their trigger words in a prompt becoming their vectors in both encoders.
+     * Prompts are then read in 75-token chunks as {@link ClipConditioner} reads them, and only
+     * the first is encoded, as diffusers' SDXL pipeline encodes only the first 75 tokens. This
+     * conditioner is unchanged.
+     *
+     * @param more the embeddings to add to this conditioner's
+     * @return a conditioner sharing the tokenizers, encoders and weight overlays
+     * @throws IllegalArgumentException if an embedding is not an SDXL pair, a part's width does
+     *     not fit its encoder, it has more vectors than 75, or two embeddings share a trigger
+     */
+    public SdxlConditioner withEmbeddings(List<TextualInversion> more) {
+        List<TextualInversion> all = new java.util.ArrayList<>(embeddings);
+        all.addAll(more);
+        return new SdxlConditioner(this, overlay1, overlay2, all);
+    }
+
+    /**
+     * The textual-inversion embeddings in use.
+     *
+     * @return the embeddings, in the order added
+     */
+    public List<TextualInversion> embeddings() {
+        return embeddings;
+    }
+
+    /**
+     * This conditioner with some weights of the two text encoders replaced (for example
+     * LoRA-patched layers); the encoders themselves are not changed, so this conditioner and
+     * the new one can encode at the same time.
+     *
+     * @param textEncoder replacement values for {@code text_encoder}'s parameters
+     * @param textEncoder2 replacement values for {@code text_encoder_2}'s parameters
+     * @return a new conditioner sharing the tokenizers and encoders
+     */
+    public SdxlConditioner withWeightOverlays(WeightOverlay textEncoder,
+            WeightOverlay textEncoder2) {
+        return new SdxlConditioner(this, textEncoder, textEncoder2, embeddings);
+    }
+
+    /**
+     * The first text encoder, {@code text_encoder} (CLIP ViT-L).
+     *
+     * @return the encoder given at construction
+     */
+    public ClipTextModel textEncoder() {
+        return text1;
+    }
+
+    /**
+     * The second text encoder, {@code text_encoder_2} (OpenCLIP ViT-bigG with projection).
+     *
+     * @return the encoder given at construction
+     */
+    public ClipTextModelWithProjection textEncoder2() {
+        return text2;
     }
 
     private static void fits(String what, ClipTokenizer tokenizer, ClipTextConfig c) {
@@ -144,15 +256,24 @@ public final class SdxlConditioner implements Conditioner {
         }
         int n = prompts.size();
         int t = tokenizer1.maxLength();
-        int[] ids1 = tokenize(tokenizer1, prompts, "tokenizer");
-        int[] ids2 = tokenize(tokenizer2, prompts, "tokenizer_2");
+        PromptChunks.Chunk[] chunks1 = chunker1 == null ? null : firstChunks(chunker1, prompts);
+        PromptChunks.Chunk[] chunks2 = chunker2 == null ? null : firstChunks(chunker2, prompts);
+        int[] ids1 = chunks1 == null ? tokenize(tokenizer1, prompts, "tokenizer") : ids(chunks1);
+        int[] ids2 = chunks2 == null ? tokenize(tokenizer2, prompts, "tokenizer_2")
+                : ids(chunks2);
         Device device = deviceOf(text1, "text_encoder");
         deviceOf(text2, "text_encoder_2");
         try (NDManager sub = manager.newSubManager(device)) {
-            ParameterStore ps = new ParameterStore(sub, false);
-            NDArray h1 = text1.hiddenState(ps, sub.create(ids1, new Shape(n, t)), 1 + clipSkip);
-            ClipTextModelWithProjection.Output o2 = text2.encode(ps,
-                    sub.create(ids2, new Shape(n, t)), 1 + clipSkip);
+            NDList fix1 = chunks1 == null ? null : PromptChunks.fixArrays(sub, chunks1,
+                    text1.config().hiddenSize(), dataType(text1));
+            NDList fix2 = chunks2 == null ? null : PromptChunks.fixArrays(sub, chunks2,
+                    text2.config().hiddenSize(), dataType(text2));
+            NDArray h1 = text1.hiddenState(overlay1.store(sub), sub.create(ids1, new Shape(n, t)),
+                    1 + clipSkip, fix1 == null ? null : fix1.get(0),
+                    fix1 == null ? null : fix1.get(1));
+            ClipTextModelWithProjection.Output o2 = text2.encode(overlay2.store(sub),
+                    sub.create(ids2, new Shape(n, t)), 1 + clipSkip,
+                    fix2 == null ? null : fix2.get(0), fix2 == null ? null : fix2.get(1));
             NDArray context = h1.concat(o2.hiddenState().toType(h1.getDataType(), false), 2);
             NDArray pooled = o2.textEmbeds();
             context.attach(manager); // (N, T, D1 + D2)
@@ -203,6 +324,33 @@ public final class SdxlConditioner implements Conditioner {
             }
         }
         return out;
+    }
+
+    /** Each prompt's first 77-token chunk; the rest is dropped with a warning. */
+    private static PromptChunks.Chunk[] firstChunks(PromptChunks chunker, List<String> prompts) {
+        PromptChunks.Chunk[] out = new PromptChunks.Chunk[prompts.size()];
+        for (int i = 0; i < out.length; i++) {
+            List<PromptChunks.Chunk> all = chunker.of(PromptParser.plain(prompts.get(i)));
+            if (all.size() > 1) {
+                LOG.warn("Prompt is longer than the 75 tokens SDXL's encoders take (trigger"
+                        + " words counted as their vectors); ignored the rest");
+            }
+            out[i] = all.get(0);
+        }
+        return out;
+    }
+
+    private static int[] ids(PromptChunks.Chunk[] chunks) {
+        int t = chunks[0].ids().length;
+        int[] ids = new int[chunks.length * t];
+        for (int i = 0; i < chunks.length; i++) {
+            System.arraycopy(chunks[i].ids(), 0, ids, i * t, t);
+        }
+        return ids;
+    }
+
+    private static DataType dataType(Block model) {
+        return model.getParameters().valueAt(0).getArray().getDataType();
     }
 
     private static int[] tokenize(ClipTokenizer tokenizer, List<String> prompts, String which) {

@@ -46,14 +46,26 @@ final class Triggers {
      */
     static Triggers of(List<TextualInversion> embeddings, ClipTokenizer tokenizer,
             int hiddenSize, int chunkLength) {
+        return of(embeddings, tokenizer, chunkLength, (e, word) -> e.vectorsFor(word, hiddenSize));
+    }
+
+    /**
+     * Binds embeddings to an encoder, taking each trigger's vectors with {@code vectors}.
+     *
+     * @param vectors (embedding, trigger word) → the vectors for this encoder; throws
+     *     IllegalArgumentException if the embedding does not fit it
+     */
+    static Triggers of(List<TextualInversion> embeddings, ClipTokenizer tokenizer,
+            int chunkLength, java.util.function.BiFunction<TextualInversion, String, float[][]>
+                    vectors) {
         Map<Integer, List<Trigger>> map = new HashMap<>();
         Map<String, String> seen = new HashMap<>();
         for (TextualInversion e : embeddings) {
             for (String word : e.triggers()) {
-                float[][] vectors = e.vectorsFor(word, hiddenSize);
-                if (vectors.length > chunkLength) {
+                float[][] v = vectors.apply(e, word);
+                if (v.length > chunkLength) {
                     throw new IllegalArgumentException(e.source() + ": '" + word + "' has "
-                            + vectors.length + " vectors, more than the " + chunkLength
+                            + v.length + " vectors, more than the " + chunkLength
                             + " tokens of a chunk");
                 }
                 int[] ids = tokenizer.textIds(word, 1000);
@@ -70,7 +82,7 @@ final class Triggers {
                             + "'); give one of them another trigger word");
                 }
                 map.computeIfAbsent(ids[0], k -> new ArrayList<>())
-                        .add(new Trigger(word, ids, vectors));
+                        .add(new Trigger(word, ids, v));
             }
         }
         for (List<Trigger> list : map.values()) {

@@ -3,7 +3,9 @@ package dev.jdiffusion.djl.lora;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import dev.jdiffusion.djl.safetensors.SafetensorsFile;
 import dev.jdiffusion.djl.safetensors.SafetensorsWriter;
+import dev.jdiffusion.djl.safetensors.TensorInfo;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -157,5 +159,53 @@ public final class LoraFixtures {
             m = Math.max(m, Math.abs(a[i] - b[i]));
         }
         return m;
+    }
+
+    /**
+     * Writes a copy of a weights file with some tensors replaced by {@code W + s·up·down}
+     * (float32, merged in plain Java by {@link #merged}); integer tensors are left out.
+     *
+     * @param m the manager for the arrays written
+     * @param in the weights file
+     * @param merge tensor name → pairs with their user weights, as {@link #merged} takes them
+     * @param out the file to replace
+     * @throws IOException if reading or writing fails
+     */
+    public static void rewrite(NDManager m, SafetensorsFile in, Map<String, Object[]> merge,
+            Path out) throws IOException {
+        Map<String, NDArray> arrays = new LinkedHashMap<>();
+        for (TensorInfo info : in.tensors().values()) {
+            if (!info.dtype().isReadableAsFloat()) {
+                continue; // integer buffers (CLIP's position_ids), which loading skips
+            }
+            float[] w = in.readFloats(info.name());
+            Object[] pair = merge.get(info.name());
+            if (pair != null) {
+                w = merged(w, pair);
+            }
+            arrays.put(info.name(), m.create(w, new Shape(info.dims())));
+        }
+        java.nio.file.Files.delete(out);
+        SafetensorsWriter.write(out, arrays, Map.of());
+    }
+
+    /**
+     * Copies a folder tree.
+     *
+     * @param from the source folder
+     * @param to the target folder (created)
+     * @throws IOException if copying fails
+     */
+    public static void copyTree(Path from, Path to) throws IOException {
+        try (java.util.stream.Stream<Path> walk = java.nio.file.Files.walk(from)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                Path target = to.resolve(from.relativize(p).toString());
+                if (java.nio.file.Files.isDirectory(p)) {
+                    java.nio.file.Files.createDirectories(target);
+                } else {
+                    java.nio.file.Files.copy(p, target);
+                }
+            }
+        }
     }
 }

@@ -3,19 +3,15 @@ package dev.jdiffusion.djl.pipeline;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.ImageParameters;
 import dev.jdiffusion.djl.lora.Lora;
 import dev.jdiffusion.djl.lora.LoraFixtures;
 import dev.jdiffusion.djl.safetensors.SafetensorsFile;
-import dev.jdiffusion.djl.safetensors.SafetensorsWriter;
 import dev.jdiffusion.djl.safetensors.TensorInfo;
 import dev.jdiffusion.djl.text.TextualInversion;
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -29,7 +25,6 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -60,7 +55,7 @@ class LoraPipelineTest {
         Path unetFile = model.resolve("unet/diffusion_pytorch_model.safetensors");
         Path textFile = model.resolve("text_encoder/model.safetensors");
         mergedModel = tmp.resolve("merged");
-        copyTree(model, mergedModel);
+        LoraFixtures.copyTree(model, mergedModel);
         try (NDManager m = NDManager.newBaseManager("PyTorch");
                 SafetensorsFile u = SafetensorsFile.open(unetFile);
                 SafetensorsFile t = SafetensorsFile.open(textFile)) {
@@ -85,8 +80,8 @@ class LoraPipelineTest {
             }
             unetPairs = unetMerge.size();
             loraFile = f.write(tmp.resolve("tiny-style.safetensors"));
-            rewrite(m, u, unetMerge, mergedModel.resolve("unet/diffusion_pytorch_model.safetensors"));
-            rewrite(m, t, textMerge, mergedModel.resolve("text_encoder/model.safetensors"));
+            LoraFixtures.rewrite(m, u, unetMerge, mergedModel.resolve("unet/diffusion_pytorch_model.safetensors"));
+            LoraFixtures.rewrite(m, t, textMerge, mergedModel.resolve("text_encoder/model.safetensors"));
         }
         base = DiffusionPipeline.load(model, PipelineOptions.defaults());
     }
@@ -94,35 +89,6 @@ class LoraPipelineTest {
     @AfterAll
     static void close() {
         base.close();
-    }
-
-    /** Writes a copy of a weights file with some tensors replaced by W + s·up·down. */
-    private static void rewrite(NDManager m, SafetensorsFile in, Map<String, Object[]> merge,
-            Path out) throws Exception {
-        Map<String, NDArray> arrays = new LinkedHashMap<>();
-        for (TensorInfo info : in.tensors().values()) {
-            float[] w = in.readFloats(info.name());
-            Object[] pair = merge.get(info.name());
-            if (pair != null) {
-                w = LoraFixtures.merged(w, pair);
-            }
-            arrays.put(info.name(), m.create(w, new Shape(info.dims())));
-        }
-        Files.delete(out);
-        SafetensorsWriter.write(out, arrays, Map.of());
-    }
-
-    private static void copyTree(Path from, Path to) throws IOException {
-        try (Stream<Path> walk = Files.walk(from)) {
-            for (Path p : (Iterable<Path>) walk::iterator) {
-                Path target = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(target);
-                } else {
-                    Files.copy(p, target);
-                }
-            }
-        }
     }
 
     private static GenerationRequest request(String prompt) {
@@ -133,7 +99,7 @@ class LoraPipelineTest {
         return p.generate(request(prompt)).images().get(0).rgb();
     }
 
-    private static int maxChannelDiff(int[] a, int[] b) {
+    static int maxChannelDiff(int[] a, int[] b) {
         int m = 0;
         for (int i = 0; i < a.length; i++) {
             for (int s = 0; s < 24; s += 8) {
