@@ -124,10 +124,15 @@ def encode(tok1, text1, tok2, text2, prompt):
 
 
 def cases():
+    """(sampler, guidance, images, negative prompt, steps, spacing or None)."""
     out = []
     for s in ("euler", "dpmpp_2m", "euler_a", "ddim"):
         out += [(s, GUIDANCE, 1, ""), (s, GUIDANCE, 1, NEGATIVE), (s, 1.0, 2, "")]
     out += [("euler", GUIDANCE, 2, NEGATIVE), ("dpmpp_2m", GUIDANCE, 2, "")]
+    out = [c + (STEPS, None) for c in out]
+    # The SDXL-Turbo recipe (its scheduler config has trailing spacing): 1-4 steps, no guidance.
+    out += [("euler_a", 0.0, 1, "", 1, "trailing"), ("euler_a", 0.0, 1, "", 4, "trailing"),
+            ("euler", 0.0, 2, "", 2, "trailing")]
     return out
 
 
@@ -188,9 +193,9 @@ def main(out):
 
     runs = []
     cond, pooled = enc[PROMPT]
-    for i, (sampler, guidance, n, negative) in enumerate(cases()):
+    for i, (sampler, guidance, n, negative, steps, spacing) in enumerate(cases()):
         seed = mf.SEED_ONE if n == 1 else mf.SEED_TWO
-        sched = mf.scheduler_for(sampler, dict(SCHEDULER), None)
+        sched = mf.scheduler_for(sampler, dict(SCHEDULER), spacing)
         pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=None, text_encoder_2=None,
                                          tokenizer=None, tokenizer_2=None, unet=unet,
                                          scheduler=sched, force_zeros_for_empty_prompt=True,
@@ -201,17 +206,17 @@ def main(out):
             kw.update(negative_prompt_embeds=enc[negative][0],
                       negative_pooled_prompt_embeds=enc[negative][1])
         gen = [torch.Generator().manual_seed(seed + k) for k in range(n)]
-        images = pipe(height=SIZE, width=SIZE, num_inference_steps=STEPS,
+        images = pipe(height=SIZE, width=SIZE, num_inference_steps=steps,
                       guidance_scale=guidance, num_images_per_prompt=n, generator=gen,
                       output_type="np", **kw).images
         key = "run.%d" % i
         ref[key] = mf.as_u8(images)
         runs.append(dict(key=key, mode="txt2img", sampler=sampler, guidance=guidance, images=n,
-                         seed=seed, batch_noise="per_image", spacing=None, steps=STEPS,
+                         seed=seed, batch_noise="per_image", spacing=spacing, steps=steps,
                          strength=None, prompt=PROMPT, negative_prompt=negative,
                          scheduler=type(sched).__name__,
                          timesteps=[float(x) for x in sched.timesteps]))
-        print(NAME, key, sampler, guidance, n, repr(negative), flush=True)
+        print(NAME, key, sampler, guidance, n, repr(negative), steps, spacing, flush=True)
 
     save_file({k: (v.half() if k.startswith("run.") else v.float()).detach().contiguous()
                for k, v in ref.items()}, os.path.join(folder, "reference.safetensors"))

@@ -225,9 +225,10 @@ class SdxlParityTest {
         List<Arguments> out = new ArrayList<>();
         for (JsonNode c : JSON.readTree(dir().resolve("cases.json").toFile()).get("cases")) {
             out.add(Arguments.of(c.get("key").asText(), String.format(Locale.ROOT,
-                    "%s g=%s n=%d negative='%s'", c.get("sampler").asText(),
+                    "%s g=%s n=%d negative='%s' steps=%d spacing=%s", c.get("sampler").asText(),
                     c.get("guidance").asText(), c.get("images").asInt(),
-                    c.get("negative_prompt").asText()), c));
+                    c.get("negative_prompt").asText(), c.get("steps").asInt(),
+                    c.path("spacing").asText("config")), c));
         }
         return out.stream();
     }
@@ -250,6 +251,7 @@ class SdxlParityTest {
                 .guidanceScale(c.get("guidance").asDouble())
                 .numImages(c.get("images").asInt())
                 .seed(c.get("seed").asLong())
+                .spacing(c.path("spacing").isTextual() ? c.get("spacing").asText() : null)
                 .build(); // no size: the default, sample_size 16 x VAE factor 2
         GenerationResult result = pipeline().generate(request);
         float[] expected;
