@@ -273,20 +273,7 @@ class DiffusersParityTest {
         try (SafetensorsFile ref = reference(model)) {
             expected = ref.readFloats(key);
         }
-        int worst = 0;
-        int at = 0;
-        for (GeneratedImage image : result.images()) {
-            int[] rgb = image.rgb();
-            for (int p = 0; p < rgb.length; p++) {
-                for (int ch = 0; ch < 3; ch++) {
-                    int actual = (rgb[p] >> (16 - 8 * ch)) & 255;
-                    int want = Math.round(expected[at + p * 3 + ch]);
-                    worst = Math.max(worst, Math.abs(actual - want));
-                }
-            }
-            at += rgb.length * 3;
-        }
-        assertThat(at).as("pixel count").isEqualTo(expected.length);
+        int worst = DiffusersParityTest.worstDifference(result.images(), expected);
         String known = knownDifference(c);
         report(model + " " + key + " " + label, worst + "/255"
                 + (known == null ? "" : " (known difference: " + known + ")"), start);
@@ -295,5 +282,28 @@ class DiffusersParityTest {
         }
         assertThat(worst).as(model + " " + label + ": max pixel difference (of 255)")
                 .isLessThanOrEqualTo(PIXEL_TOLERANCE);
+    }
+
+    /**
+     * The largest difference, in 1/255 steps of one channel, between generated images and
+     * their reference pixels (diffusers' uint8 output stored as floats, image after image,
+     * row-major RGB); fails if the pixel counts differ.
+     */
+    static int worstDifference(List<GeneratedImage> images, float[] expected) {
+        int worst = 0;
+        int at = 0;
+        for (GeneratedImage image : images) {
+            int[] rgb = image.rgb();
+            for (int p = 0; p < rgb.length; p++) {
+                for (int ch = 0; ch < 3; ch++) {
+                    int actual = (rgb[p] >> (16 - 8 * ch)) & 255;
+                    worst = Math.max(worst,
+                            Math.abs(actual - Math.round(expected[at + p * 3 + ch])));
+                }
+            }
+            at += rgb.length * 3;
+        }
+        assertThat(at).as("pixel count").isEqualTo(expected.length);
+        return worst;
     }
 }

@@ -180,20 +180,7 @@ class FewStepParityTest {
                 .resolve("reference.safetensors"))) {
             expected = ref.readFloats(key);
         }
-        int worst = 0;
-        int at = 0;
-        for (GeneratedImage image : result.images()) {
-            int[] rgb = image.rgb();
-            for (int p = 0; p < rgb.length; p++) {
-                for (int ch = 0; ch < 3; ch++) {
-                    int actual = (rgb[p] >> (16 - 8 * ch)) & 255;
-                    int want = Math.round(expected[at + p * 3 + ch]);
-                    worst = Math.max(worst, Math.abs(actual - want));
-                }
-            }
-            at += rgb.length * 3;
-        }
-        assertThat(at).as("pixel count").isEqualTo(expected.length);
+        int worst = DiffusersParityTest.worstDifference(result.images(), expected);
         System.out.println("[few-step parity] " + set + " " + key + " " + label + ": " + worst
                 + "/255");
         assertThat(worst).as(set + " " + label + ": max pixel difference (of 255)")
