@@ -65,7 +65,10 @@ import java.util.TreeMap;
  *       embedding, no classifier-free guidance), (c) 1 step {@code euler_a} with trailing
  *       spacing and no guidance (the Turbo recipe); (a) decoded by the full VAE, (b) and (c) by
  *       the chosen final decoder; and
- *       images/s of one warm pipeline running (c) for 1, 2 and 4 concurrent callers.</li>
+ *       images/s of one warm pipeline running (c) for 1, 2 and 4 concurrent callers;</li>
+ *   <li>{@code unet-sdxl} (opt-in): one guided SDXL base UNet step at 1024² (batch 2, 128²
+ *       latents, random weights in the published shapes, matrices stored in float16 as {@code
+ *       PipelineOptions.half} stores them) and the process's peak resident memory.</li>
  * </ul>
  * Not thread-safe; run one suite at a time (it saturates the CPU anyway).
  */
@@ -74,11 +77,11 @@ public final class BenchSuite {
     /** Section names, in the order they run. */
     public static final List<String> SECTIONS = List.of("matmul", "sampler", "unet-default",
             "unet-sd15", "profile", "vae", "load", "cold-start", "peak", "default-model",
-            "lora", "end-to-end");
+            "lora", "end-to-end", "unet-sdxl");
 
     /** The sections a run without {@code --only} measures: all but the long end-to-end one. */
     public static final List<String> DEFAULT_SECTIONS = SECTIONS.stream()
-            .filter(s -> !s.equals("end-to-end")).toList();
+            .filter(s -> !s.equals("end-to-end") && !s.equals("unet-sdxl")).toList();
 
     /** The final decoders the end-to-end section can use. */
     public static final List<String> DECODERS = List.of("vae", "taesd");
@@ -148,6 +151,7 @@ public final class BenchSuite {
                     case "default-model" -> defaultModel();
                     case "lora" -> results.addAll(LoraBenchmark.measure(o, out));
                     case "end-to-end" -> endToEnd();
+                    case "unet-sdxl" -> unetSdxl();
                     default -> throw new IllegalStateException(s);
                 }
             } catch (Exception | OutOfMemoryError e) {
@@ -556,6 +560,56 @@ public final class BenchSuite {
                     String.format(Locale.ROOT, "time_cond_proj_dim 256, one UNet call per step;"
                             + " %.1f× faster than (a); %s", baseline / b.median(), b.spread()));
         }
+    }
+
+    private void unetSdxl() throws Exception {
+        UNet2DConditionConfig cfg = UNet2DConditionConfig.fromJson(SdxlConfigs.UNET);
+        int size = cfg.sampleSize(); // 128: 1024² images
+        int batch = 2; // one guided step
+        int text = 77;
+        long before = Forked.procStatus().getOrDefault("VmHWM", -1L);
+        try (NDManager m = NDManager.newBaseManager()) {
+            UNet2DConditionModel unet = new UNet2DConditionModel(cfg);
+            Engine.getInstance().setRandomSeed(0);
+            long t0 = System.nanoTime();
+            unet.initialize(m, DataType.FLOAT16);
+            // As PipelineOptions.half on CPU: matrices stay float16 (widened per layer as they
+            // are used), vectors (biases, norms) become float32.
+            StateDict.widen(ParameterNames.of(unet), (name, a) -> a.getShape().dimension() >= 2,
+                    m);
+            double init = (System.nanoTime() - t0) / 1e9;
+            out.printf(Locale.ROOT, "SDXL base UNet %s, %.0f M parameters, latents %d², text %d×%d,"
+                    + " random init %.1f s%n", cfg.blockOutChannels(), parameters(unet) / 1e6,
+                    size, text, cfg.crossAttentionDim().get(0), init);
+            ParameterStore ps = new ParameterStore(m, false);
+            NDArray sample = m.randomNormal(new Shape(batch, cfg.inChannels(), size, size));
+            NDArray t = m.full(new Shape(batch), 500f);
+            NDArray ehs = m.randomNormal(new Shape(batch, text, cfg.crossAttentionDim().get(0)));
+            int pooled = cfg.textTime().inputDim() - 6 * cfg.textTime().timeEmbedDim();
+            NDArray textEmbeds = m.randomNormal(new Shape(batch, pooled));
+            float px = size * 8f;
+            NDArray timeIds = m.create(new float[] {px, px, 0, 0, px, px}, new Shape(1, 6))
+                    .repeat(0, batch);
+            double[] std = {0};
+            Timing.Stats s = Timing.time(o.warmup(), o.repeat(), () -> {
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    NDArray y = unet.predict(ps, sample, t, ehs, null, textEmbeds, timeIds, false);
+                    std[0] = y.sub(y.mean()).pow(2).mean().sqrt().getFloat();
+                }
+            });
+            FlopCounter.Totals f = FlopCounter.totals(
+                    FlopCounter.unet(cfg, batch, size, size, text));
+            double gflops = f.total() / s.median() / 1e9;
+            add("unet-sdxl", "guided step at 1024² (UNet batch 2), float16 matrices", s.median(),
+                    "s", s.spread() + String.format(Locale.ROOT, "; %s GFLOP → %s GFLOP/s, %s;"
+                            + " output std %.3g", Timing.fmt(f.total() / 1e9),
+                            Timing.fmt(gflops), ofPeak(gflops), std[0]));
+        }
+        long peak = Forked.procStatus().getOrDefault("VmHWM", -1L);
+        add("unet-sdxl", "peak resident memory of the process", peak / 1024.0, "MiB",
+                String.format(Locale.ROOT, "VmHWM; %.0f MiB before the section (run with --only"
+                        + " unet-sdxl for this section alone)", before / 1024.0));
     }
 
     private static GenerationRequest request(int size, int steps, String sampler,

@@ -54,7 +54,7 @@ class BenchCommandTest {
     void defaultsToEverySectionAndSkipRemoves(@TempDir Path dir) throws Exception {
         BenchOptions all = parse("--work", dir.toString()).options();
         assertThat(all.sections()).containsExactlyInAnyOrderElementsOf(
-                BenchSuite.DEFAULT_SECTIONS).doesNotContain("end-to-end");
+                BenchSuite.DEFAULT_SECTIONS).doesNotContain("end-to-end", "unet-sdxl");
         assertThat(all.decoder()).isEqualTo("vae");
         assertThat(parse("--work", dir.toString(), "--only", "end-to-end").options().sections())
                 .containsExactly("end-to-end");
