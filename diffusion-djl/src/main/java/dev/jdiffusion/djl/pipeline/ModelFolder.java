@@ -249,9 +249,17 @@ final class ModelFolder {
 
         String name = settings.path("name").asText(dir.getFileName().toString());
         LatentCodec codec = decoding.codec(vae, manager);
-        PipelineOptions effective = settings.has("default_sampler") && options.defaultSampler()
-                .equals(PipelineOptions.defaults().defaultSampler())
-                ? options.withDefaultSampler(settings.get("default_sampler").asText()) : options;
+        // The caller's sampler wins, then jdiffusion.json's; an LCM scheduler means the model
+        // was distilled for the lcm sampler (as diffusers' LCM pipelines use LCMScheduler).
+        boolean callerDefault = options.defaultSampler()
+                .equals(PipelineOptions.defaults().defaultSampler());
+        PipelineOptions effective = options;
+        if (callerDefault && settings.has("default_sampler")) {
+            effective = options.withDefaultSampler(settings.get("default_sampler").asText());
+        } else if (callerDefault
+                && scheduler.config().className().equalsIgnoreCase("LCMScheduler")) {
+            effective = options.withDefaultSampler("lcm");
+        }
         return new DiffusionPipeline(manager, new UNetNetwork(unet, manager, codec.factor()),
                 conditioner, codec,
                 scheduler, effective, name, size,

@@ -188,6 +188,21 @@ class FewStepParityTest {
     }
 
     @Test
+    void anLcmSchedulerMakesLcmTheDefaultSampler() {
+        // The lcm fixture's scheduler_config.json is an LCMScheduler and it has no
+        // jdiffusion.json; a request without a sampler then runs lcm.
+        GenerationResult r = pipeline("lcm").generate(GenerationRequest.builder("a cat face")
+                .steps(2).guidanceScale(8).seed(1).size(32, 32).build());
+        assertThat(r.images().get(0).text().get(GeneratedImage.PARAMETERS_KEY))
+                .contains("Sampler: lcm");
+        // A model with another scheduler keeps the usual default.
+        GenerationResult other = pipeline("sd1").generate(GenerationRequest.builder("a cat face")
+                .steps(2).guidanceScale(1).seed(1).size(32, 32).build());
+        assertThat(other.images().get(0).text().get(GeneratedImage.PARAMETERS_KEY))
+                .contains("Sampler: " + PipelineOptions.defaults().defaultSampler());
+    }
+
+    @Test
     void lcmTimestepsAreDiffusers() throws Exception {
         // The recorded diffusers timesteps of every LCM run equal the pipeline's schedule.
         for (String set : List.of("lcm", "fewstep")) {
