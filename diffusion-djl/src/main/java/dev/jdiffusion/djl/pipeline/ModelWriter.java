@@ -9,6 +9,7 @@ import dev.jdiffusion.djl.nn.AutoencoderKL;
 import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.nn.UNet2DConditionModel;
 import dev.jdiffusion.djl.text.ClipTextModel;
+import dev.jdiffusion.djl.text.PromptSyntax;
 import dev.jdiffusion.djl.weights.StateDict;
 import dev.jdiffusion.samplers.SchedulerConfig;
 import java.io.IOException;
@@ -68,6 +69,7 @@ public final class ModelWriter {
     private String name;
     private Double defaultGuidance;
     private String defaultSampler;
+    private PromptSyntax promptSyntax;
     private boolean half;
     private Map<String, String> metadata = Map.of();
 
@@ -145,6 +147,19 @@ public final class ModelWriter {
     public ModelWriter defaults(double guidance, String sampler) {
         this.defaultGuidance = guidance;
         this.defaultSampler = sampler;
+        return this;
+    }
+
+    /**
+     * Sets how the model's prompts are read ({@code prompt_syntax} in {@code jdiffusion.json}):
+     * {@link PromptSyntax#PLAIN} for a model trained on captions with literal brackets, which
+     * the default AUTOMATIC1111 syntax would read as weights.
+     *
+     * @param syntax the syntax, or {@code null} to leave the default (AUTOMATIC1111)
+     * @return this writer
+     */
+    public ModelWriter promptSyntax(PromptSyntax syntax) {
+        this.promptSyntax = syntax;
         return this;
     }
 
@@ -353,6 +368,9 @@ public final class ModelWriter {
         }
         if (defaultSampler != null) {
             settings.put("default_sampler", defaultSampler);
+        }
+        if (promptSyntax != null) {
+            settings.put("prompt_syntax", promptSyntax.id());
         }
         // Always written: it marks the folder as jdiffusion's, which write() may replace.
         Files.writeString(dir.resolve(ModelFolder.SETTINGS),

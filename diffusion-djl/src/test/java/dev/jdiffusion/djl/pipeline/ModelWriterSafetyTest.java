@@ -118,6 +118,20 @@ class ModelWriterSafetyTest {
     }
 
     @Test
+    void writesThePromptSyntaxOnlyWhenGiven() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("syntax"));
+        writer().promptSyntax(dev.jdiffusion.djl.text.PromptSyntax.PLAIN).write(dir);
+        assertThat(Files.readString(dir.resolve(ModelFolder.SETTINGS)))
+                .containsPattern("\"prompt_syntax\"\\s*:\\s*\"plain\"");
+        try (DiffusionPipeline p = DiffusionPipeline.load(dir, PipelineOptions.defaults())) {
+            assertThat(p).isNotNull(); // the value written is one the loader accepts
+        }
+        writer().write(dir);
+        assertThat(Files.readString(dir.resolve(ModelFolder.SETTINGS)))
+                .doesNotContain("prompt_syntax");
+    }
+
+    @Test
     void replacesItsOwnModelAndAnEmptyFolder() throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("model"));
         writer().name("first").write(dir);

@@ -183,6 +183,8 @@ final class TrainCommand implements Callable<Integer> {
                     + (stopAfter > 0 ? " --stop-after " + stopAfter : "");
             ModelWriter.of(unet, scheduler).textEncoder(text, tokDir).name(name)
                     .defaults(4.0, "euler_a").half(true)
+                    // Captions are read as written (brackets included), as in training.
+                    .promptSyntax(dev.jdiffusion.djl.text.PromptSyntax.PLAIN)
                     .metadata(Map.of("training_command", command, "seed", Long.toString(seed)))
                     .write(output);
             out.println("wrote model to " + output);
