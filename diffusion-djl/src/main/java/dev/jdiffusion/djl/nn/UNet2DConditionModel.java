@@ -172,48 +172,6 @@ public final class UNet2DConditionModel extends AbstractBlock {
     }
 
     /**
-     * Predicts for one batch with SDXL's added conditioning.
-     *
-     * @param ps the parameter store (one per thread)
-     * @param sample (N, in_channels, H, W) noisy latents
-     * @param timestep scalar or (N) timesteps
-     * @param encoderHiddenStates (N, T, cross_attention_dim)
-     * @param classLabels (N) integer labels, or null for a model without class embedding
-     * @param textEmbeds (N, P) pooled text embeddings
-     * @param timeIds (N, K) micro-conditioning numbers
-     * @param training whether parameters are used for training
-     * @return (N, out_channels, H, W), attached to the manager of {@code sample}
-     * @throws IllegalArgumentException if an input is missing, superfluous or mis-shaped
-     */
-    public NDArray predict(ParameterStore ps, NDArray sample, NDArray timestep,
-            NDArray encoderHiddenStates, NDArray classLabels, NDArray textEmbeds,
-            NDArray timeIds, boolean training) {
-        return predict(ps, sample, timestep, encoderHiddenStates, classLabels, textEmbeds,
-                timeIds, null, training);
-    }
-
-    /**
-     * Predicts for one batch with a timestep condition (diffusers' {@code timestep_cond}).
-     *
-     * @param ps the parameter store (one per thread)
-     * @param sample (N, in_channels, H, W) noisy latents
-     * @param timestep scalar or (N) timesteps
-     * @param encoderHiddenStates (N, T, cross_attention_dim), or null for a model without
-     *     cross-attention
-     * @param classLabels (N) integer labels, or null for a model without class embedding
-     * @param timestepCond (N, time_cond_proj_dim), or null for none
-     * @param training whether parameters are used for training
-     * @return (N, out_channels, H, W), attached to the manager of {@code sample}
-     * @throws IllegalArgumentException if an input is missing, superfluous or mis-shaped
-     */
-    public NDArray predict(ParameterStore ps, NDArray sample, NDArray timestep,
-            NDArray encoderHiddenStates, NDArray classLabels, NDArray timestepCond,
-            boolean training) {
-        return predict(ps, sample, timestep, encoderHiddenStates, classLabels, null, null,
-                timestepCond, training);
-    }
-
-    /**
      * Predicts for one batch with every optional input; the typed form of {@code forward}.
      *
      * @param ps the parameter store (one per thread)

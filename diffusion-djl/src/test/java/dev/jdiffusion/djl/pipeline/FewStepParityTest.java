@@ -86,7 +86,7 @@ class FewStepParityTest {
             NDArray ctx = ref.read("unet.in.context", m);
             NDArray expected = ref.read("unet.out", m);
             checkComponent("lcm unet with timestep_cond", unet.predict(ps, sample, t, ctx, null,
-                    ref.read("unet.in.cond", m), false), expected);
+                    null, null, ref.read("unet.in.cond", m), false), expected);
             // The condition matters: without it the output is clearly different.
             NDArray without = unet.predict(ps, sample, t, ctx, null, false);
             assertThat(DiffusersParityTest.relativeError(without, expected)).isGreaterThan(1e-3);

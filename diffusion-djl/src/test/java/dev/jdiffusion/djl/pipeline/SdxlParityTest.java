@@ -201,7 +201,8 @@ class SdxlParityTest {
             NDArray context = ref.read("unet.in.context", m);
             NDArray textEmbeds = ref.read("unet.in.text_embeds", m);
             NDArray timeIds = ref.read("unet.in.time_ids", m);
-            NDArray out = unet.predict(ps, sample, t, context, null, textEmbeds, timeIds, false);
+            NDArray out = unet.predict(ps, sample, t, context, null, textEmbeds, timeIds, null,
+                    false);
             checkComponent("sdxl unet (text_embeds, time_ids)", out, ref.read("unet.out", m));
             NDArray viaForward = unet.forward(ps, new NDList(sample, t, context, textEmbeds,
                     timeIds), false).singletonOrThrow();
@@ -209,13 +210,13 @@ class SdxlParityTest {
             // The added conditioning matters: other time ids give another prediction.
             NDArray otherIds = timeIds.add(64);
             NDArray other = unet.predict(ps, sample, t, context, null, textEmbeds, otherIds,
-                    false);
+                    null, false);
             assertThat(DiffusersParityTest.relativeError(other, out)).isGreaterThan(1e-3);
             assertThatThrownBy(() -> unet.predict(ps, sample, t, context, null, null, null,
-                    false)).isInstanceOf(IllegalArgumentException.class)
+                    null, false)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("text_embeds (N, P) and time_ids (N, K)");
             assertThatThrownBy(() -> unet.predict(ps, sample, t, context, null, textEmbeds,
-                    timeIds.get(":, 0:5"), false))
+                    timeIds.get(":, 0:5"), null, false))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("projection_class_embeddings_input_dim is 36");
         }

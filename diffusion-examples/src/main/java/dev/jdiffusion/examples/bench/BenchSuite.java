@@ -594,7 +594,8 @@ public final class BenchSuite {
             Timing.Stats s = Timing.time(o.warmup(), o.repeat(), () -> {
                 try (NDScope scope = new NDScope()) {
                     scope.suppressNotUsedWarning();
-                    NDArray y = unet.predict(ps, sample, t, ehs, null, textEmbeds, timeIds, false);
+                    NDArray y = unet.predict(ps, sample, t, ehs, null, textEmbeds, timeIds, null,
+                            false);
                     std[0] = y.sub(y.mean()).pow(2).mean().sqrt().getFloat();
                 }
             });
