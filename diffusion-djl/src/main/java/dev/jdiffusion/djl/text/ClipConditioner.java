@@ -7,9 +7,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
-import ai.djl.util.Pair;
 import dev.jdiffusion.api.Conditioner;
 import dev.jdiffusion.djl.weights.WeightOverlay;
 import java.util.ArrayList;
@@ -191,7 +189,7 @@ public final class ClipConditioner implements Conditioner {
             all.add(c);
             count = Math.max(count, c.size());
         }
-        Device device = modelDevice();
+        Device device = TextModels.deviceOf(model, "the text model");
         try (NDManager sub = manager.newSubManager(device)) {
             ParameterStore ps = overlay.store(sub);
             NDList parts = new NDList();
@@ -221,7 +219,7 @@ public final class ClipConditioner implements Conditioner {
             weighted |= batch[i].weighted();
         }
         NDArray input = sub.create(ids, new Shape(n, t));
-        DataType type = model.getParameters().valueAt(0).getArray().getDataType();
+        DataType type = TextModels.dataType(model);
         NDList fix = PromptChunks.fixArrays(sub, batch, d, type);
         NDArray fixValues = fix == null ? null : fix.get(0);
         NDArray fixMask = fix == null ? null : fix.get(1);
@@ -249,16 +247,6 @@ public final class ClipConditioner implements Conditioner {
     private static NDArray meanPerPrompt(NDArray z) {
         long n = z.getShape().get(0);
         return z.reshape(n, -1).mean(new int[] {1}, true).reshape(n, 1, 1);
-    }
-
-    private Device modelDevice() {
-        for (Pair<String, Parameter> p : model.getParameters()) {
-            if (!p.getValue().isInitialized()) {
-                throw new IllegalStateException("the text model's weights are not set ("
-                        + p.getKey() + " is uninitialized): load or initialize them first");
-            }
-        }
-        return model.getParameters().valueAt(0).getArray().getDevice();
     }
 
     /**

@@ -6,9 +6,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Block;
-import ai.djl.nn.Parameter;
-import ai.djl.util.Pair;
 import dev.jdiffusion.api.Conditioner;
 import dev.jdiffusion.djl.weights.WeightOverlay;
 import java.util.List;
@@ -261,13 +258,13 @@ public final class SdxlConditioner implements Conditioner {
         int[] ids1 = chunks1 == null ? tokenize(tokenizer1, prompts, "tokenizer") : ids(chunks1);
         int[] ids2 = chunks2 == null ? tokenize(tokenizer2, prompts, "tokenizer_2")
                 : ids(chunks2);
-        Device device = deviceOf(text1, "text_encoder");
-        deviceOf(text2, "text_encoder_2");
+        Device device = TextModels.deviceOf(text1, "text_encoder");
+        TextModels.deviceOf(text2, "text_encoder_2");
         try (NDManager sub = manager.newSubManager(device)) {
             NDList fix1 = chunks1 == null ? null : PromptChunks.fixArrays(sub, chunks1,
-                    text1.config().hiddenSize(), dataType(text1));
+                    text1.config().hiddenSize(), TextModels.dataType(text1));
             NDList fix2 = chunks2 == null ? null : PromptChunks.fixArrays(sub, chunks2,
-                    text2.config().hiddenSize(), dataType(text2));
+                    text2.config().hiddenSize(), TextModels.dataType(text2));
             NDArray h1 = text1.hiddenState(overlay1.store(sub), sub.create(ids1, new Shape(n, t)),
                     1 + clipSkip, fix1 == null ? null : fix1.get(0),
                     fix1 == null ? null : fix1.get(1));
@@ -305,8 +302,8 @@ public final class SdxlConditioner implements Conditioner {
             anyKept |= keep[i] != 0;
         }
         if (!anyKept) {
-            Device device = deviceOf(text1, "text_encoder");
-            DataType type = text1.getParameters().valueAt(0).getArray().getDataType();
+            Device device = TextModels.deviceOf(text1, "text_encoder");
+            DataType type = TextModels.dataType(text1);
             NDArray context = manager.zeros(new Shape(n, tokenizer1.maxLength(), contextDim()),
                     type, device);
             NDArray pooled = manager.zeros(new Shape(n, pooledDim()), type, device);
@@ -349,10 +346,6 @@ public final class SdxlConditioner implements Conditioner {
         return ids;
     }
 
-    private static DataType dataType(Block model) {
-        return model.getParameters().valueAt(0).getArray().getDataType();
-    }
-
     private static int[] tokenize(ClipTokenizer tokenizer, List<String> prompts, String which) {
         int t = tokenizer.maxLength();
         int[] ids = new int[prompts.size() * t];
@@ -366,15 +359,5 @@ public final class SdxlConditioner implements Conditioner {
             System.arraycopy(e.ids(), 0, ids, i * t, t);
         }
         return ids;
-    }
-
-    private static Device deviceOf(Block model, String name) {
-        for (Pair<String, Parameter> p : model.getParameters()) {
-            if (!p.getValue().isInitialized()) {
-                throw new IllegalStateException(name + "'s weights are not set ("
-                        + p.getKey() + " is uninitialized): load or initialize them first");
-            }
-        }
-        return model.getParameters().valueAt(0).getArray().getDevice();
     }
 }
