@@ -163,9 +163,8 @@ public final class DiffusionPipeline implements Pipeline {
      * alpha / rank × up · down} to the UNet and text encoder weights it names; the patched
      * weights are computed here, once, from the loaded model's weights. SDXL models take SDXL
      * LoRAs ({@code lora_te1_}/{@code lora_te2_} or {@code text_encoder_2.} for the second
-     * encoder). On a pipeline that has
-     * LoRAs, the result has its LoRAs and then the new ones; textual-inversion embeddings, clip
-     * skip and prompt syntax carry over. The images' {@code parameters} text records the LoRAs
+     * encoder). On a pipeline that has LoRAs, the result has its LoRAs and then the new ones;
+     * textual-inversion embeddings, clip skip and prompt syntax carry over. The images' {@code parameters} text records the LoRAs
      * as AUTOMATIC1111 does: a {@code <lora:name:weight>} tag in the prompt for each LoRA the
      * prompt does not already tag, and a {@code Lora hashes} entry. Prompts given to the derived
      * pipeline may carry {@code <lora:name:weight>} tags for its own LoRAs (see {@link
@@ -177,8 +176,7 @@ public final class DiffusionPipeline implements Pipeline {
      * @return a new pipeline; close it to free its patched weights
      * @throws ModelLoadException if a file cannot be read, is not a supported LoRA (pickles and
      *     LyCORIS kinds other than LoCon are refused), or has layers that fit no weight of this
-     *     model, e.g. an SD 1.x LoRA on SDXL (the message
-     *     says how many and lists some)
+     *     model, e.g. an SD 1.x LoRA on SDXL (the message says how many and lists some)
      * @throws IllegalStateException if this pipeline is closed, or its network or conditioner
      *     cannot take LoRAs
      * @throws IllegalArgumentException if {@code loras} is empty
@@ -520,14 +518,15 @@ public final class DiffusionPipeline implements Pipeline {
             NDArray init = ImageTensors.toTensor(rm, r.initImage());
             pixels = pixels.mul(pixelMask).add(init.mul(pixelMask.sub(1).neg()));
         }
+        // The same for every image of the request.
+        String recordedPrompt = loras == null ? r.prompt() : loras.recordedPrompt(r.prompt());
+        Map<String, String> loraSettings = loras == null ? Map.of() : loras.settings();
+        int clipSkip = TextConditioning.clipSkip(p.conditioner());
         for (int i = 0; i < n; i++) {
-            String params = ParametersText.format(
-                    loras == null ? r.prompt() : loras.recordedPrompt(r.prompt()),
-                    r.negativePrompt(), r.steps(),
+            String params = ParametersText.format(recordedPrompt, r.negativePrompt(), r.steps(),
                     p.samplerName(), r.guidanceScale(), p.seeds()[i], p.width(), p.height(),
                     modelName, r.initImage() != null ? r.strength() : null,
-                    p.schedule().spacingName(), TextConditioning.clipSkip(p.conditioner()),
-                    loras == null ? Map.of() : loras.settings());
+                    p.schedule().spacingName(), clipSkip, loraSettings);
             if (r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR && n > 1) {
                 params += ", Batch size: " + n + ", Batch pos: " + i;
             }

@@ -21,14 +21,7 @@ final class ParametersText {
 
     private ParametersText() {}
 
-    static String format(String prompt, String negative, int steps, String sampler,
-            double guidance, long seed, int width, int height, String model, Double strength,
-            String spacing, int clipSkip) {
-        return format(prompt, negative, steps, sampler, guidance, seed, width, height, model,
-                strength, spacing, clipSkip, Map.of());
-    }
-
-    /** As above, with further settings appended (e.g. {@code Lora hashes}). */
+    /** The parameters text; {@code extra} settings (e.g. {@code Lora hashes}) come last. */
     static String format(String prompt, String negative, int steps, String sampler,
             double guidance, long seed, int width, int height, String model, Double strength,
             String spacing, int clipSkip, Map<String, String> extra) {
