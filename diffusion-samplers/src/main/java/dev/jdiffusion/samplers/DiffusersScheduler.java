@@ -1,5 +1,6 @@
 package dev.jdiffusion.samplers;
 
+import dev.jdiffusion.api.Sampler;
 import dev.jdiffusion.api.Scheduler;
 import java.util.Locale;
 import java.util.Objects;
@@ -63,20 +64,28 @@ public final class DiffusersScheduler implements Scheduler {
     private final boolean lcm;
     /** LCMScheduler's {@code original_inference_steps}. */
     private final int originalInferenceSteps;
+    /** LCMScheduler's {@code timestep_scaling}. */
+    private final double timestepScaling;
 
     private DiffusersScheduler(SchedulerConfig config, boolean spacingGiven) {
-        this(config, spacingGiven, DEFAULT_ORIGINAL_INFERENCE_STEPS);
+        this(config, spacingGiven, DEFAULT_ORIGINAL_INFERENCE_STEPS,
+                LcmSampler.DEFAULT_TIMESTEP_SCALING);
     }
 
     private DiffusersScheduler(SchedulerConfig config, boolean spacingGiven,
-            int originalInferenceSteps) {
+            int originalInferenceSteps, double timestepScaling) {
         this.config = Objects.requireNonNull(config, "config");
         this.spacingGiven = spacingGiven;
         if (originalInferenceSteps < 1) {
             throw new IllegalArgumentException("original_inference_steps must be >= 1 (got "
                     + originalInferenceSteps + ")");
         }
+        if (!(timestepScaling > 0 && Double.isFinite(timestepScaling))) {
+            throw new IllegalArgumentException("timestep_scaling must be a positive finite"
+                    + " number (got " + timestepScaling + ")");
+        }
         this.originalInferenceSteps = originalInferenceSteps;
+        this.timestepScaling = timestepScaling;
         this.lcm = config.className().equalsIgnoreCase("LCMScheduler");
         NoiseSchedule s = config.trainedBetas() != null
                 ? NoiseSchedule.ofBetas(config.trainedBetas())
@@ -167,7 +176,7 @@ public final class DiffusersScheduler implements Scheduler {
         }
         SchedulerConfig c = b.build();
         return c.equals(config) ? this
-                : new DiffusersScheduler(c, spacingGiven, originalInferenceSteps);
+                : new DiffusersScheduler(c, spacingGiven, originalInferenceSteps, timestepScaling);
     }
 
     /**
@@ -182,7 +191,47 @@ public final class DiffusersScheduler implements Scheduler {
      */
     public DiffusersScheduler withOriginalInferenceSteps(int steps) {
         return steps == originalInferenceSteps ? this
-                : new DiffusersScheduler(config, spacingGiven, steps);
+                : new DiffusersScheduler(config, spacingGiven, steps, timestepScaling);
+    }
+
+    /**
+     * A copy with another {@code timestep_scaling}, the factor of the timestep in {@code
+     * LCMScheduler}'s boundary-condition scalings (see {@link LcmSampler}; other samplers
+     * ignore it).
+     *
+     * @param scaling the factor, &gt; 0 and finite (diffusers' default {@value
+     *     LcmSampler#DEFAULT_TIMESTEP_SCALING})
+     * @return the new scheduler (this one if nothing changes)
+     * @throws IllegalArgumentException if {@code scaling} is out of range
+     */
+    public DiffusersScheduler withTimestepScaling(double scaling) {
+        return scaling == timestepScaling ? this
+                : new DiffusersScheduler(config, spacingGiven, originalInferenceSteps, scaling);
+    }
+
+    /**
+     * {@code LCMScheduler}'s {@code timestep_scaling}.
+     *
+     * @return the factor (default {@value LcmSampler#DEFAULT_TIMESTEP_SCALING})
+     */
+    public double timestepScaling() {
+        return timestepScaling;
+    }
+
+    /**
+     * The sampler as this schedule's configuration parameterises it: an {@link LcmSampler}
+     * takes the configuration's {@code timestep_scaling}; every other sampler is returned as
+     * it is. A pipeline calls this once per run, after choosing the sampler.
+     *
+     * @param sampler the chosen sampler
+     * @return the sampler to run
+     */
+    public Sampler configure(Sampler sampler) {
+        if (sampler instanceof LcmSampler lcmSampler
+                && lcmSampler.timestepScaling() != timestepScaling) {
+            return new LcmSampler(timestepScaling);
+        }
+        return sampler;
     }
 
     /**
@@ -279,7 +328,7 @@ public final class DiffusersScheduler implements Scheduler {
         SchedulerConfig c = b.build();
         boolean given = spacingGiven || !s.equals("karras") && !s.equals("exponential");
         return c.equals(config) && given == spacingGiven ? this
-                : new DiffusersScheduler(c, given, originalInferenceSteps);
+                : new DiffusersScheduler(c, given, originalInferenceSteps, timestepScaling);
     }
 
     /**

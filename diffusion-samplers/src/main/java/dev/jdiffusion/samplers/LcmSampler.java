@@ -77,6 +77,15 @@ public final class LcmSampler implements Sampler {
     }
 
     /**
+     * The factor of the timestep in the boundary-condition scalings.
+     *
+     * @return {@code timestep_scaling}
+     */
+    public double timestepScaling() {
+        return timestepScaling;
+    }
+
+    /**
      * The boundary-condition scalings of a training timestep.
      *
      * @param timestep the training timestep t
@@ -151,7 +160,11 @@ public final class LcmSampler implements Sampler {
         return NAME + "{timestep_scaling=" + timestepScaling + "}";
     }
 
-    /** Service provider of {@value #NAME}; takes no options (timestep scaling 10). */
+    /**
+     * Service provider of {@value #NAME}; takes no options (timestep scaling 10; a pipeline
+     * applies its scheduler config's {@code timestep_scaling} with {@link
+     * DiffusersScheduler#configure}).
+     */
     public static final class Provider implements SamplerProvider {
 
         /** Creates the provider (used by {@link java.util.ServiceLoader}). */

@@ -123,6 +123,14 @@ public final class Schedulers {
             }
             s = s.withOriginalInferenceSteps(original.intValue());
         }
+        JsonNode scaling = node.get("timestep_scaling"); // LCMScheduler's
+        if (scaling != null && !scaling.isNull()) {
+            if (!scaling.isNumber()) {
+                throw new IllegalArgumentException("timestep_scaling must be a number (got "
+                        + scaling + ")");
+            }
+            s = s.withTimestepScaling(scaling.doubleValue());
+        }
         return s;
     }
 

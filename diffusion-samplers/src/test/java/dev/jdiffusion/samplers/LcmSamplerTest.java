@@ -93,6 +93,32 @@ class LcmSamplerTest {
     }
 
     @Test
+    void theSchedulerConfigsTimestepScalingReachesTheSampler() {
+        String json = SchedulerTest.SD15_JSON.replace("\"clip_sample\": false",
+                "\"clip_sample\": false, \"timestep_scaling\": 0.5");
+        DiffusersScheduler s = Schedulers.fromDiffusersConfig(json).forSampler("LCMScheduler");
+        assertThat(s.timestepScaling()).isEqualTo(0.5);
+        assertThat(lcm().timestepScaling()).isEqualTo(LcmSampler.DEFAULT_TIMESTEP_SCALING);
+        Sampler configured = s.configure(Samplers.create("lcm"));
+        // t = 259, scaled 129.5: c_skip = 0.25 / (129.5² + 0.25), c_out = 129.5 / √(129.5² + 0.25)
+        double[] c = ((LcmSampler) configured).scalings(259);
+        assertThat(c[0]).isCloseTo(0.25 / (129.5 * 129.5 + 0.25), within(1e-15));
+        assertThat(c[1]).isCloseTo(129.5 / Math.sqrt(129.5 * 129.5 + 0.25), within(1e-15));
+        // other samplers pass through unchanged, and so does an LCM sampler that already fits
+        Sampler euler = Samplers.create("euler");
+        assertThat(s.configure(euler)).isSameAs(euler);
+        assertThat(s.configure(configured)).isSameAs(configured);
+        assertThatThrownBy(() -> Schedulers.fromDiffusersConfig(SchedulerTest.SD15_JSON.replace(
+                "\"clip_sample\": false", "\"clip_sample\": false, \"timestep_scaling\": 0")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("timestep_scaling");
+        assertThatThrownBy(() -> Schedulers.fromDiffusersConfig(SchedulerTest.SD15_JSON.replace(
+                "\"clip_sample\": false", "\"clip_sample\": false, \"timestep_scaling\": \"x\"")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("timestep_scaling");
+    }
+
+    @Test
     void boundaryScalingsAreDiffusers() {
         LcmSampler s = new LcmSampler();
         // t = 999, scaled 9990: c_skip = 0.25 / (9990² + 0.25), c_out = 9990 / √(9990² + 0.25)

@@ -410,6 +410,7 @@ public final class DiffusionPipeline implements Pipeline {
         if (r.spacing() != null) {
             schedule = schedule.withSpacing(r.spacing());
         }
+        sampler = schedule.configure(sampler); // e.g. LCM's timestep_scaling
         // LCM's timestep rule takes the strength itself; the others are sliced below.
         double strength = r.initImage() != null && schedule.schedulesStrength() ? r.strength()
                 : 1.0;

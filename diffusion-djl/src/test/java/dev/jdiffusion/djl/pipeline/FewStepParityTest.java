@@ -8,9 +8,11 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.GenerationResult;
+import dev.jdiffusion.djl.lora.LoraFixtures;
 import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
 import dev.jdiffusion.djl.nn.UNet2DConditionModel;
@@ -18,6 +20,7 @@ import dev.jdiffusion.djl.safetensors.SafetensorsFile;
 import dev.jdiffusion.djl.weights.KeyMapping;
 import dev.jdiffusion.djl.weights.StateDict;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -136,7 +139,9 @@ class FewStepParityTest {
         return String.format(Locale.ROOT, "%s %s %s %d steps g=%s n=%d%s", c.get("model").asText(),
                 c.get("mode").asText(), c.get("sampler").asText(), c.get("steps").asInt(),
                 c.get("guidance").asText(), c.get("images").asInt(),
-                c.get("spacing").isNull() ? "" : " spacing=" + c.get("spacing").asText());
+                c.get("spacing").isNull() ? "" : " spacing=" + c.get("spacing").asText())
+                + (c.has("timestep_scaling") ? " timestep_scaling="
+                        + c.get("timestep_scaling").asText() : "");
     }
 
     private static synchronized DiffusionPipeline pipeline(String model) {
@@ -148,6 +153,29 @@ class FewStepParityTest {
                 throw new IllegalStateException(e);
             }
         });
+    }
+
+    /**
+     * The model of a case: the fixture folder, or a copy whose scheduler_config.json carries
+     * the case's {@code timestep_scaling} (read by the loader, as diffusers reads it).
+     */
+    private static synchronized DiffusionPipeline pipeline(String model, JsonNode c)
+            throws IOException {
+        JsonNode scaling = c.get("timestep_scaling");
+        if (scaling == null) {
+            return pipeline(model);
+        }
+        String key = model + "@timestep_scaling=" + scaling.asText();
+        if (!PIPELINES.containsKey(key)) {
+            Path copy = Files.createTempDirectory("fewstep-scaling");
+            LoraFixtures.copyTree(DiffusersParityTest.fixture(model), copy);
+            Path config = copy.resolve("scheduler/scheduler_config.json");
+            ObjectNode node = (ObjectNode) JSON.readTree(config.toFile());
+            node.set("timestep_scaling", scaling);
+            Files.writeString(config, JSON.writeValueAsString(node));
+            PIPELINES.put(key, DiffusionPipeline.load(copy, PipelineOptions.defaults()));
+        }
+        return PIPELINES.get(key);
     }
 
     @ParameterizedTest(name = "{0} {1}: {2}")
@@ -172,7 +200,7 @@ class FewStepParityTest {
         } else {
             b.size(32, 32);
         }
-        DiffusionPipeline pipeline = pipeline(model);
+        DiffusionPipeline pipeline = pipeline(model, c);
         GenerationRequest request = b.build();
         GenerationResult result = pipeline.generate(request);
         float[] expected;
