@@ -29,7 +29,8 @@ import java.util.List;
  * @param useQuantConv whether quant_conv (1×1, 2·latent → 2·latent) follows the encoder
  * @param usePostQuantConv whether post_quant_conv (1×1) precedes the decoder
  * @param midBlockAddAttention whether the mid blocks have self-attention
- * @param forceUpcast diffusers' hint to run the VAE in float32, kept for round trips
+ * @param forceUpcast diffusers' {@code force_upcast}: the VAE runs in float32 even when half
+ *     precision is asked for (the loader keeps its weights float32)
  */
 public record AutoencoderKLConfig(
         Integer sampleSize,

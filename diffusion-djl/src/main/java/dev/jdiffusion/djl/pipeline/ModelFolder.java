@@ -112,6 +112,15 @@ final class ModelFolder {
                 : DataType.FLOAT32;
     }
 
+    /**
+     * The VAE's load type: the components' type, except that a VAE whose config says {@code
+     * force_upcast} (diffusers' default, true for SD and SDXL) stays float32, as diffusers
+     * upcasts it to decode, since some VAEs overflow in float16.
+     */
+    static DataType vaeDataType(PipelineOptions options, AutoencoderKLConfig config) {
+        return config.forceUpcast() ? DataType.FLOAT32 : dataType(options);
+    }
+
     /** The UNet's load type: float16 whenever half precision is asked for, CPU included. */
     private static DataType unetDataType(PipelineOptions options) {
         return options.half() ? DataType.FLOAT16 : DataType.FLOAT32;
@@ -234,7 +243,8 @@ final class ModelFolder {
                 unetDataType(options));
         halfStorage(unet, options, manager);
         if (vae != null) {
-            loadWeights("vae", vae, vaeDir, KeyMapping.identity(), manager, dtype);
+            loadWeights("vae", vae, vaeDir, KeyMapping.identity(), manager,
+                    vaeDataType(options, vae.config()));
         }
         if (text != null) {
             loadWeights("text_encoder", text, textDir,
@@ -388,7 +398,7 @@ final class ModelFolder {
             ckpt.loadUnet(ParameterNames.of(unet), manager, unetDataType(options));
             halfStorage(unet, options, manager);
             AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.fromJson(dev.jdiffusion.djl.nn.Sd15Configs.VAE));
-            ckpt.loadVae(ParameterNames.of(vae), manager, dtype);
+            ckpt.loadVae(ParameterNames.of(vae), manager, vaeDataType(options, vae.config()));
             ClipTextModel text = new ClipTextModel(ClipTextConfig.sd15());
             ckpt.loadTextEncoder(ParameterNames.of(text), manager, dtype);
             ClipTokenizer tokenizer = ClipTokenizer.load(tokDir);
