@@ -263,7 +263,8 @@ public final class AutoencoderKL extends AbstractBlock {
                 long n = s.get(0);
                 long ch = s.get(1);
                 NDArray h = norm(c, groupNorm, x).reshape(n, ch, -1).transpose(0, 2, 1); // (N,HW,C)
-                NDArray a = Layers.attention(toQ.apply(c, h), toK.apply(c, h), toV.apply(c, h), 1);
+                NDArray a = Layers.attention(c, toQ.apply(c, h), toK.apply(c, h), toV.apply(c, h),
+                        1);
                 NDArray out = toOut.apply(c, a).transpose(0, 2, 1).reshape(s); // (N, C, H, W)
                 return out.add(x);
             });

@@ -335,9 +335,43 @@ final class Layers {
     static final long MAX_SCORES = 1L << 22;
 
     /**
+     * Scaled dot-product attention in a forward pass: PyTorch's fused kernel ({@link
+     * FusedAttention}) in inference when the engine has it, otherwise (and in training) {@link
+     * #attention(NDArray, NDArray, NDArray, int)}.
+     *
+     * @param c the forward pass (its training flag chooses the kernel)
+     * @param q (B, T, heads·d)
+     * @param k (B, S, heads·d)
+     * @param v (B, S, heads·d)
+     * @param heads the number of heads
+     * @return (B, T, heads·d)
+     */
+    static NDArray attention(Ctx c, NDArray q, NDArray k, NDArray v, int heads) {
+        if (c.training() || !FusedAttention.isAvailable()) {
+            return attention(q, k, v, heads);
+        }
+        return fusedAttention(q, k, v, heads);
+    }
+
+    /** {@link #attention(NDArray, NDArray, NDArray, int)} with PyTorch's fused kernel. */
+    static NDArray fusedAttention(NDArray q, NDArray k, NDArray v, int heads) {
+        return scoped(() -> {
+            long b = q.getShape().get(0);
+            long t = q.getShape().get(1);
+            long s = k.getShape().get(1);
+            long inner = q.getShape().get(2);
+            long d = inner / heads;
+            NDArray qh = q.reshape(b, t, heads, d).transpose(0, 2, 1, 3); // (B, heads, T, d)
+            NDArray kh = k.reshape(b, s, heads, d).transpose(0, 2, 1, 3); // (B, heads, S, d)
+            NDArray vh = v.reshape(b, s, heads, d).transpose(0, 2, 1, 3);
+            return FusedAttention.apply(qh, kh, vh).transpose(0, 2, 1, 3).reshape(b, t, inner);
+        });
+    }
+
+    /**
      * Scaled dot-product attention over {@code heads} heads: softmax(q·kᵀ/√d)·v with batched
-     * {@code matMul} (the engine has no fused attention). Long query sequences are processed in
-     * slices so that no score tensor exceeds {@link #MAX_SCORES} elements.
+     * {@code matMul}. Long query sequences are processed in slices so that no score tensor
+     * exceeds {@link #MAX_SCORES} elements.
      *
      * @param q (B, T, heads·d)
      * @param k (B, S, heads·d)
@@ -403,7 +437,8 @@ final class Layers {
         NDArray apply(Ctx c, NDArray x, NDArray context) {
             return scoped(() -> {
                 NDArray kv = context == null ? x : context;
-                NDArray h = attention(toQ.apply(c, x), toK.apply(c, kv), toV.apply(c, kv), heads);
+                NDArray h = attention(c, toQ.apply(c, x), toK.apply(c, kv), toV.apply(c, kv),
+                        heads);
                 return toOut.apply(c, h);
             });
         }

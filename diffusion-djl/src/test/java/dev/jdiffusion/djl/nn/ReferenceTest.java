@@ -86,6 +86,45 @@ class ReferenceTest {
     }
 
     @Test
+    void fusedAttentionEqualsMatMulAttention() {
+        // The engine shipped with jdiffusion (PyTorch 2.7) has the fused kernel.
+        assertThat(FusedAttention.isAvailable()).as("fused attention loads").isTrue();
+        Random r = new Random(7);
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+            // self-attention (T = S, one head, as the VAE's) and cross-attention (T ≠ S)
+            int[][] cases = {{2, 9, 9, 1, 8}, {2, 11, 5, 3, 4}};
+            for (int[] cs : cases) {
+                int b = cs[0], t = cs[1], s = cs[2], heads = cs[3], d = cs[4];
+                NDArray q = m.create(random(r, b * t * heads * d), new Shape(b, t, heads * d));
+                NDArray k = m.create(random(r, b * s * heads * d), new Shape(b, s, heads * d));
+                NDArray v = m.create(random(r, b * s * heads * d), new Shape(b, s, heads * d));
+                NDArray fused = Layers.fusedAttention(q, k, v, heads);
+                assertThat(fused.getShape()).isEqualTo(new Shape(b, t, heads * d));
+                float[] a = fused.toFloatArray();
+                float[] e = Layers.attention(q, k, v, heads).toFloatArray();
+                for (int i = 0; i < e.length; i++) {
+                    assertThat((double) a[i]).isCloseTo(e[i], within(1e-5));
+                }
+                // Inference chooses the fused kernel, training the matMul one; both agree.
+                float[] chosen = Layers.attention(new Layers.Ctx(null, false), q, k, v, heads)
+                        .toFloatArray();
+                assertThat(chosen).containsExactly(a);
+            }
+        }
+        String before = System.getProperty(FusedAttention.PROPERTY);
+        System.setProperty(FusedAttention.PROPERTY, "matmul");
+        try {
+            assertThat(FusedAttention.isAvailable()).isFalse();
+        } finally {
+            if (before == null) {
+                System.clearProperty(FusedAttention.PROPERTY);
+            } else {
+                System.setProperty(FusedAttention.PROPERTY, before);
+            }
+        }
+    }
+
+    @Test
     void timestepEmbeddingMatchesDiffusersFormula() {
         float[] ts = {0f, 1.5f, 999f};
         try (NDManager m = NDManager.newBaseManager("PyTorch")) {
