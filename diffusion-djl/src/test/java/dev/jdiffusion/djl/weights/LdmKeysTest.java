@@ -148,7 +148,7 @@ class LdmKeysTest {
                 "model.diffusion_model.output_blocks.11.2.conv.weight",
                 "model.diffusion_model.middle_block.3.norm.weight",
                 "model.diffusion_model.time_embed.1.weight",
-                "model.diffusion_model.label_emb.0.0.weight",
+                "model.diffusion_model.label_emb.0.1.weight",
                 "model.diffusion_model.input_blocks.x.0.op.weight",
                 "model.diffusion_model.input_blocks.0.0.")) {
             assertThatThrownBy(() -> LdmKeys.unetToDiffusers(bad, UnetLayout.SD)).as(bad)
