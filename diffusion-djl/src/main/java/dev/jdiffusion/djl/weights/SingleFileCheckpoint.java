@@ -140,8 +140,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
         if (p2 != null && name.startsWith(p2)) {
             return !OpenClipKeys.mapping(p2, -1, true).targets(name, new Shape(3)).isEmpty();
         }
-        return p1 != null && name.startsWith(p1)
-                && LdmKeys.textEncoderMapping(p1).targetName(name) != null;
+        return p1 != null && name.startsWith(p1); // CLIP's position_ids buffer counts as its own
     }
 
     /** The highest resblock index under a prefix, or -1. */
