@@ -155,7 +155,7 @@ final class SingleFileModel {
                 conditioner, codec, scheduler, options, name, size, guidance);
     }
 
-    private static DiffusersScheduler scheduler(Path file, CheckpointFamily family)
+    static DiffusersScheduler scheduler(Path file, CheckpointFamily family)
             throws ModelLoadException {
         Path sibling = file.resolveSibling("scheduler").resolve("scheduler_config.json");
         try {

@@ -268,7 +268,8 @@ public final class LdmKeys {
                     : p.length > 2 && p[1].equals("linear_2") ? "time_embed.2." + rest(p, 2) : null;
             case "add_embedding" -> p.length > 2 && p[1].equals("linear_1")
                     ? "label_emb.0.0." + rest(p, 2)
-                    : p.length > 2 && p[1].equals("linear_2") ? "label_emb.0.2." + rest(p, 2) : null;
+                    : p.length > 2 && p[1].equals("linear_2") ? "label_emb.0.2." + rest(p, 2)
+                    : null;
             case "mid_block" -> {
                 String kind = p.length > 2 ? p[1] + "." + p[2] : "";
                 String r = rest(p, 3);

@@ -73,7 +73,7 @@ class SingleFileParityTest {
         return sdxl(model) ? List.of("text_encoder", "text_encoder_2") : List.of("text_encoder");
     }
 
-    /** The reference folder with every weight file rounded to float16 (non-float buffers dropped). */
+    /** The reference folder with every weight rounded to float16 (non-float buffers dropped). */
     private static Path halfFolder(String model, Path tmp) throws Exception {
         Path src = DiffusersParityTest.fixture(model);
         Path dst = tmp.resolve(model + "-folder");
