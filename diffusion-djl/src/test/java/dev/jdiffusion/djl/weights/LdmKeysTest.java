@@ -51,6 +51,7 @@ class LdmKeysTest {
     @Test
     void layoutsAreInferredFromTheNames() {
         assertThat(UnetLayout.fromLdmNames(ldmNames())).isEqualTo(UnetLayout.SD);
+        assertThat(CheckpointFamily.detect(ldmNames())).isEqualTo(CheckpointFamily.SD1);
         assertThat(UnetLayout.fromDiffusersNames(rows.stream()
                 .filter(r -> r.component.equals("unet")).map(Row::diffusers).toList()))
                 .isEqualTo(UnetLayout.SD);
