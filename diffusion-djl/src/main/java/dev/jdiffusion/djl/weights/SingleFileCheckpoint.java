@@ -319,7 +319,7 @@ public final class SingleFileCheckpoint implements AutoCloseable {
 
     /**
      * Writes the three components of an SD 1.x model as one single-file checkpoint under LDM
-     * names (SD 2.x and SDXL files are read, not written).
+     * names (SDXL base: {@link #saveSdxl}; SD 2.x files are read, not written).
      *
      * @param path the target {@code .safetensors} file (written atomically)
      * @param unet the UNet's parameters under diffusers names
@@ -333,6 +333,86 @@ public final class SingleFileCheckpoint implements AutoCloseable {
     public static void save(Path path, Map<String, Parameter> unet, Map<String, Parameter> vae,
             Map<String, Parameter> textEncoder, DataType storeAs, Map<String, String> metadata)
             throws IOException {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        List<NDArray> views = new ArrayList<>();
+        try {
+            unetAndVae(unet, vae, out, views);
+            for (Map.Entry<String, Parameter> e : textEncoder.entrySet()) {
+                out.put(LdmKeys.textEncoderToLdm(e.getKey()), value(e));
+            }
+            SafetensorsWriter.write(path, out, metadata, storeAs);
+        } finally {
+            views.forEach(NDArray::close);
+        }
+    }
+
+    /**
+     * Writes the four components of an SDXL base model as one single-file checkpoint in the
+     * SGM layout of {@code sd_xl_base_1.0.safetensors}: the UNet and VAE under LDM names, CLIP
+     * ViT-L under {@code conditioner.embedders.0.transformer.}, OpenCLIP ViT-bigG under {@code
+     * conditioner.embedders.1.model.} with q/k/v fused into {@code in_proj_weight}/{@code
+     * in_proj_bias} and {@code text_projection} stored transposed, as {@link #open} reads them.
+     *
+     * @param path the target {@code .safetensors} file (written atomically)
+     * @param unet the UNet's parameters under diffusers names
+     * @param vae the VAE's parameters under diffusers names
+     * @param textEncoder the first text encoder's parameters under transformers names
+     * @param textEncoder2 the second text encoder's parameters ({@code
+     *     CLIPTextModelWithProjection} names)
+     * @param storeAs FLOAT32 or FLOAT16
+     * @param metadata header metadata; may be empty
+     * @throws IOException if writing fails
+     * @throws IllegalArgumentException if a name fits no block, a parameter has no value, or
+     *     an attention lacks one of q, k and v
+     */
+    public static void saveSdxl(Path path, Map<String, Parameter> unet,
+            Map<String, Parameter> vae, Map<String, Parameter> textEncoder,
+            Map<String, Parameter> textEncoder2, DataType storeAs, Map<String, String> metadata)
+            throws IOException {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        List<NDArray> temporaries = new ArrayList<>();
+        try {
+            unetAndVae(unet, vae, out, temporaries);
+            String p1 = CheckpointFamily.SDXL_BASE.textEncoderPrefix();
+            for (Map.Entry<String, Parameter> e : textEncoder.entrySet()) {
+                out.put(p1 + e.getKey(), value(e));
+            }
+            String p2 = CheckpointFamily.SDXL_BASE.textEncoder2Prefix();
+            Map<String, NDArray[]> fused = new LinkedHashMap<>();
+            for (Map.Entry<String, Parameter> e : textEncoder2.entrySet()) {
+                String name = e.getKey();
+                String stored = OpenClipKeys.toStored(p2, name);
+                NDArray a = value(e);
+                if (stored.endsWith(".in_proj_weight") || stored.endsWith(".in_proj_bias")) {
+                    int slot = name.contains(".q_proj.") ? 0 : name.contains(".k_proj.") ? 1 : 2;
+                    fused.computeIfAbsent(stored, k -> new NDArray[3])[slot] = a;
+                } else if (name.equals("text_projection.weight")) {
+                    NDArray t = a.transpose();
+                    temporaries.add(t);
+                    out.put(stored, t);
+                } else {
+                    out.put(stored, a);
+                }
+            }
+            for (Map.Entry<String, NDArray[]> f : fused.entrySet()) {
+                NDArray[] qkv = f.getValue();
+                if (qkv[0] == null || qkv[1] == null || qkv[2] == null) {
+                    throw new IllegalArgumentException("'" + f.getKey() + "' needs q, k and v:"
+                            + " one of them is missing from the second text encoder");
+                }
+                NDArray joined = qkv[0].concat(qkv[1], 0).concat(qkv[2], 0);
+                temporaries.add(joined);
+                out.put(f.getKey(), joined);
+            }
+            SafetensorsWriter.write(path, out, metadata, storeAs);
+        } finally {
+            temporaries.forEach(NDArray::close);
+        }
+    }
+
+    /** The UNet and VAE under LDM names (VAE attention weights as 1×1 convolutions). */
+    private static void unetAndVae(Map<String, Parameter> unet, Map<String, Parameter> vae,
+            Map<String, NDArray> out, List<NDArray> views) {
         UnetLayout layout = UnetLayout.fromDiffusersNames(unet.keySet());
         int levels = 0;
         Pattern down = Pattern.compile("encoder\\.down_blocks\\.(\\d{1,6})\\.");
@@ -342,27 +422,17 @@ public final class SingleFileCheckpoint implements AutoCloseable {
                 levels = Math.max(levels, Integer.parseInt(m.group(1)) + 1);
             }
         }
-        Map<String, NDArray> out = new LinkedHashMap<>();
-        List<NDArray> views = new ArrayList<>();
-        try {
-            for (Map.Entry<String, Parameter> e : unet.entrySet()) {
-                out.put(LdmKeys.unetToLdm(e.getKey(), layout), value(e));
+        for (Map.Entry<String, Parameter> e : unet.entrySet()) {
+            out.put(LdmKeys.unetToLdm(e.getKey(), layout), value(e));
+        }
+        for (Map.Entry<String, Parameter> e : vae.entrySet()) {
+            NDArray a = value(e);
+            Shape ldm = LdmKeys.vaeShapeToLdm(e.getKey(), a.getShape());
+            if (!ldm.equals(a.getShape())) {
+                a = a.reshape(ldm);
+                views.add(a);
             }
-            for (Map.Entry<String, Parameter> e : vae.entrySet()) {
-                NDArray a = value(e);
-                Shape ldm = LdmKeys.vaeShapeToLdm(e.getKey(), a.getShape());
-                if (!ldm.equals(a.getShape())) {
-                    a = a.reshape(ldm);
-                    views.add(a);
-                }
-                out.put(LdmKeys.vaeToLdm(e.getKey(), levels), a);
-            }
-            for (Map.Entry<String, Parameter> e : textEncoder.entrySet()) {
-                out.put(LdmKeys.textEncoderToLdm(e.getKey()), value(e));
-            }
-            SafetensorsWriter.write(path, out, metadata, storeAs);
-        } finally {
-            views.forEach(NDArray::close);
+            out.put(LdmKeys.vaeToLdm(e.getKey(), levels), a);
         }
     }
 

@@ -230,6 +230,44 @@ class SingleFileParityTest {
     }
 
     @Test
+    void anSdxlModelSavedAsOneFileIsTheIndependentWritersFile(@TempDir Path tmp)
+            throws Exception {
+        Path folder = DiffusersParityTest.fixture("sdxl");
+        Path saved = tmp.resolve("saved.safetensors");
+        try (SingleFileCheckpoint ckpt = SingleFileCheckpoint.open(singleFile("sdxl"))) {
+            UNet2DConditionModel unet = new UNet2DConditionModel(UNet2DConditionConfig.fromJson(
+                    folder.resolve("unet/config.json")));
+            AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.fromJson(
+                    folder.resolve("vae/config.json")));
+            ClipTextModel text = new ClipTextModel(ClipTextConfig.fromJson(
+                    folder.resolve("text_encoder/config.json")));
+            ClipTextModelWithProjection text2 = new ClipTextModelWithProjection(
+                    ClipTextConfig.fromJson(folder.resolve("text_encoder_2/config.json")), 2);
+            ckpt.loadUnet(ParameterNames.of(unet), manager, DataType.FLOAT32);
+            ckpt.loadVae(ParameterNames.of(vae), manager, DataType.FLOAT32);
+            ckpt.loadTextEncoder(ParameterNames.of(text), manager, DataType.FLOAT32);
+            ckpt.loadTextEncoder2(ParameterNames.of(text2), manager, DataType.FLOAT32);
+            SingleFileCheckpoint.saveSdxl(saved, ParameterNames.of(unet),
+                    ParameterNames.of(vae), ParameterNames.of(text), ParameterNames.of(text2),
+                    DataType.FLOAT16, Map.of());
+        }
+        try (SafetensorsFile original = SafetensorsFile.open(singleFile("sdxl"));
+                SafetensorsFile written = SafetensorsFile.open(saved)) {
+            java.util.Set<String> expected = new java.util.TreeSet<>(original.names());
+            // not parameters of the models: CLIP's position ids buffer, OpenCLIP's logit scale
+            expected.remove("conditioner.embedders.0.transformer.text_model.embeddings"
+                    + ".position_ids");
+            expected.remove("conditioner.embedders.1.model.logit_scale");
+            assertThat(new java.util.TreeSet<>(written.names())).isEqualTo(expected);
+            for (String n : expected) {
+                assertThat(written.tensors().get(n).shape()).as(n)
+                        .isEqualTo(original.tensors().get(n).shape());
+                assertThat(written.readFloats(n)).as(n).containsExactly(original.readFloats(n));
+            }
+        }
+    }
+
+    @Test
     void theSingleFileNeedsItsTokenizersAndNamesWhatIsMissing(@TempDir Path tmp)
             throws Exception {
         Path file = singleFileWithSiblings("sdxl", tmp);
