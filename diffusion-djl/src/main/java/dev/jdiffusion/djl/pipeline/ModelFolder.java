@@ -107,7 +107,7 @@ final class ModelFolder {
         return Device.gpu(id);
     }
 
-    private static DataType dataType(PipelineOptions options) {
+    static DataType dataType(PipelineOptions options) {
         return options.half() && !options.device().equals("cpu") ? DataType.FLOAT16
                 : DataType.FLOAT32;
     }
@@ -122,7 +122,7 @@ final class ModelFolder {
     }
 
     /** The UNet's load type: float16 whenever half precision is asked for, CPU included. */
-    private static DataType unetDataType(PipelineOptions options) {
+    static DataType unetDataType(PipelineOptions options) {
         return options.half() ? DataType.FLOAT16 : DataType.FLOAT32;
     }
 
@@ -131,7 +131,7 @@ final class ModelFolder {
      * float16 (they are widened layer by layer as they are used) and makes everything else
      * float32 again.
      */
-    private static void halfStorage(UNet2DConditionModel unet, PipelineOptions options,
+    static void halfStorage(UNet2DConditionModel unet, PipelineOptions options,
             NDManager manager) {
         if (options.half() && options.device().equals("cpu")) {
             StateDict.widen(ParameterNames.of(unet), (name, a) -> a.getShape().dimension() >= 2
@@ -384,29 +384,9 @@ final class ModelFolder {
             throw new ModelLoadException(file + ": a single-file model must be a .safetensors"
                     + " checkpoint (or give a diffusers model folder)");
         }
-        DataType dtype = dataType(options);
         try (SingleFileCheckpoint ckpt = SingleFileCheckpoint.open(file)) {
-            // After the file's own checks: a corrupt or foreign file is reported as such, not as
-            // a checkpoint that lacks only its tokenizer.
-            Path tokDir = file.resolveSibling("tokenizer");
-            if (!Files.isDirectory(tokDir)) {
-                throw new ModelLoadException(file + ": a single-file checkpoint has no tokenizer;"
-                        + " put CLIP's vocab.json and merges.txt in " + tokDir);
-            }
-            UNet2DConditionConfig unetConfig = UNet2DConditionConfig.fromJson(dev.jdiffusion.djl.nn.Sd15Configs.UNET);
-            UNet2DConditionModel unet = new UNet2DConditionModel(unetConfig);
-            ckpt.loadUnet(ParameterNames.of(unet), manager, unetDataType(options));
-            halfStorage(unet, options, manager);
-            AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.fromJson(dev.jdiffusion.djl.nn.Sd15Configs.VAE));
-            ckpt.loadVae(ParameterNames.of(vae), manager, vaeDataType(options, vae.config()));
-            ClipTextModel text = new ClipTextModel(ClipTextConfig.sd15());
-            ckpt.loadTextEncoder(ParameterNames.of(text), manager, dtype);
-            ClipTokenizer tokenizer = ClipTokenizer.load(tokDir);
-            DiffusersScheduler scheduler = Schedulers.stableDiffusion15();
-            String name = lower.substring(0, lower.length() - ".safetensors".length());
-            return new DiffusionPipeline(manager, new UNetNetwork(unet, manager),
-                    new ClipConditioner(tokenizer, text, 0), decoding.codec(vae, manager),
-                    scheduler, options, name, 512, 7.5);
+            return SingleFileModel.load(file, ckpt, options, manager,
+                    vae -> decoding.codec(vae, manager));
         }
     }
 

@@ -18,7 +18,9 @@ import java.util.regex.Pattern;
  * {@code up_blocks.i} by index arithmetic over {@code layersPerBlock} (each down level holds
  * {@code layersPerBlock} resnet[+attention] entries and one downsampler, each up level {@code
  * layersPerBlock + 1} entries, the last with the upsampler); the VAE decoder's {@code up.i} is
- * numbered from the bottom ({@code up_blocks[levels − 1 − i]}); the VAE mid-block attention's
+ * numbered from the bottom ({@code up_blocks[levels − 1 − i]}); SDXL's {@code label_emb.0.0} /
+ * {@code label_emb.0.2} are the {@code add_embedding.linear_1} / {@code linear_2} of
+ * addition_embed_type "text_time"; the VAE mid-block attention's
  * 1×1-convolution weights (C, C, 1, 1) are diffusers linear weights (C, C). Stateless and
  * thread-safe.
  */
@@ -185,6 +187,10 @@ public final class LdmKeys {
                     ? "time_embedding.linear_1." + rest(p, 2)
                     : p.length > 2 && p[1].equals("2") ? "time_embedding.linear_2." + rest(p, 2)
                     : null;
+            case "label_emb" -> p.length > 3 && p[1].equals("0") && p[2].equals("0")
+                    ? "add_embedding.linear_1." + rest(p, 3)
+                    : p.length > 3 && p[1].equals("0") && p[2].equals("2")
+                            ? "add_embedding.linear_2." + rest(p, 3) : null;
             case "out" -> p.length > 2 && p[1].equals("0") ? "conv_norm_out." + rest(p, 2)
                     : p.length > 2 && p[1].equals("2") ? "conv_out." + rest(p, 2) : null;
             case "middle_block" -> {
@@ -260,6 +266,10 @@ public final class LdmKeys {
             case "time_embedding" -> p.length > 2 && p[1].equals("linear_1")
                     ? "time_embed.0." + rest(p, 2)
                     : p.length > 2 && p[1].equals("linear_2") ? "time_embed.2." + rest(p, 2) : null;
+            case "add_embedding" -> p.length > 2 && p[1].equals("linear_1")
+                    ? "label_emb.0.0." + rest(p, 2)
+                    : p.length > 2 && p[1].equals("linear_2") ? "label_emb.0.2." + rest(p, 2)
+                    : null;
             case "mid_block" -> {
                 String kind = p.length > 2 ? p[1] + "." + p[2] : "";
                 String r = rest(p, 3);
@@ -592,8 +602,23 @@ public final class LdmKeys {
      * @return the mapping
      */
     public static KeyMapping textEncoderMapping() {
+        return textEncoderMapping(TEXT_ENCODER_PREFIX);
+    }
+
+    /**
+     * Loads a transformers-named CLIP text encoder stored under another prefix (SDXL's {@code
+     * conditioner.embedders.0.transformer.}); the {@code position_ids} buffer is skipped.
+     *
+     * @param prefix the encoder's prefix in the file, ending in a dot
+     * @return the mapping; names outside the prefix are skipped
+     */
+    public static KeyMapping textEncoderMapping(String prefix) {
         return stored -> {
-            String name = textEncoderToDiffusers(stored);
+            if (!stored.startsWith(prefix)) {
+                return null;
+            }
+            String r = stored.substring(prefix.length());
+            String name = r.startsWith("text_model.") ? r : "text_model." + r;
             return POSITION_IDS.equals(name) ? null : name;
         };
     }

@@ -75,7 +75,30 @@ public final class StateDict {
         }
     }
 
-    private record Source(SafetensorsFile file, String stored, Shape shape) {}
+    private record Source(SafetensorsFile file, String stored, KeyMapping.Part part) {}
+
+    /** Null if the part fits the stored tensor, else what it views the tensor as. */
+    private static String checkPart(KeyMapping.Part part, Shape stored, long elementCount) {
+        Shape shape = part.shape();
+        if (part.transposed()) {
+            boolean fits = stored.dimension() == 2 && shape.get(0) == stored.get(1)
+                    && shape.get(1) == stored.get(0);
+            return fits ? null : "its transpose " + shape;
+        }
+        if (part.fromRow() >= 0) {
+            long rowsStored = stored.dimension() == 0 ? 0 : stored.get(0);
+            long perRow = rowsStored == 0 ? 0 : elementCount / rowsStored;
+            boolean fits = part.toRow() <= rowsStored
+                    && shape.size() == (part.toRow() - part.fromRow()) * perRow;
+            return fits ? null : describe(part) + " of shape " + shape;
+        }
+        return shape.size() == elementCount ? null : shape + ", a different element count";
+    }
+
+    private static String describe(KeyMapping.Part part) {
+        return part.transposed() ? "transposed"
+                : "rows " + part.fromRow() + ":" + part.toRow();
+    }
 
     /**
      * Loads every parameter of a model from one or more files.
@@ -106,39 +129,45 @@ public final class StateDict {
         for (SafetensorsFile file : files) {
             for (TensorInfo info : file.tensors().values()) {
                 String stored = info.name();
-                String target = mapping.targetName(stored);
-                if (target == null) {
+                List<KeyMapping.Part> parts = mapping.targets(stored, info.shape());
+                if (parts.isEmpty()) {
                     skipped.add(file.path().getFileName() + ": " + stored);
                     continue;
                 }
                 String where = "'" + stored + "' in " + file.path();
-                Shape shape = mapping.targetShape(stored, info.shape());
-                Parameter p = parameters.get(target);
-                if (p == null) {
-                    problems.add("unexpected tensor " + where
-                            + (target.equals(stored) ? "" : " (as '" + target + "')")
-                            + ": the model has no such parameter");
-                    continue;
-                }
-                Source previous = plan.get(target);
-                if (previous != null) {
-                    problems.add("parameter '" + target + "' is provided twice: by '"
-                            + previous.stored + "' in " + previous.file.path() + " and by "
-                            + where);
-                    continue;
-                }
-                plan.put(target, new Source(file, stored, shape));
                 if (!info.dtype().isReadableAsFloat()) {
                     problems.add("tensor " + where + " has dtype " + info.dtype()
                             + ", not a floating-point type");
-                } else if (shape.size() != info.elementCount()) {
-                    problems.add("the key mapping views " + where + " of shape "
-                            + info.shape() + " as " + shape + ", a different element count");
-                } else if (p.getShape() != null
-                        && !Arrays.equals(p.getShape().getShape(), shape.getShape())) {
-                    problems.add("shape mismatch for parameter '" + target + "': the model "
-                            + "expects " + p.getShape() + ", " + where + " has " + shape
-                            + (shape.equals(info.shape()) ? "" : " (stored " + info.shape() + ")"));
+                }
+                for (KeyMapping.Part part : parts) {
+                    String target = part.name();
+                    Shape shape = part.shape();
+                    Parameter p = parameters.get(target);
+                    if (p == null) {
+                        problems.add("unexpected tensor " + where
+                                + (target.equals(stored) ? "" : " (as '" + target + "')")
+                                + ": the model has no such parameter");
+                        continue;
+                    }
+                    Source previous = plan.get(target);
+                    if (previous != null) {
+                        problems.add("parameter '" + target + "' is provided twice: by '"
+                                + previous.stored + "' in " + previous.file.path() + " and by "
+                                + where);
+                        continue;
+                    }
+                    plan.put(target, new Source(file, stored, part));
+                    String partProblem = checkPart(part, info.shape(), info.elementCount());
+                    if (partProblem != null) {
+                        problems.add("the key mapping views " + where + " of shape "
+                                + info.shape() + " as " + partProblem);
+                    } else if (p.getShape() != null
+                            && !Arrays.equals(p.getShape().getShape(), shape.getShape())) {
+                        problems.add("shape mismatch for parameter '" + target + "': the model "
+                                + "expects " + p.getShape() + ", " + where + " has " + shape
+                                + (shape.equals(info.shape()) ? "" : " (stored " + info.shape()
+                                        + (part.isWhole() ? "" : ", " + describe(part)) + ")"));
+                    }
                 }
             }
         }
@@ -153,20 +182,39 @@ public final class StateDict {
             throw failure(model, files, problems);
         }
 
+        // Each stored tensor is read once, whatever the number of parameters it fills; a part
+        // that is a slice or a transpose is a view of it (no copy).
+        Map<Source, List<String>> reads = new LinkedHashMap<>();
+        for (Map.Entry<String, Source> e : plan.entrySet()) {
+            Source src = e.getValue();
+            reads.computeIfAbsent(new Source(src.file, src.stored, null), k -> new ArrayList<>())
+                    .add(e.getKey());
+        }
         long elements = 0;
         Map<String, NDArray> arrays = new LinkedHashMap<>();
         try (NDManager staging = manager.newSubManager()) {
-            for (Map.Entry<String, Source> e : plan.entrySet()) {
-                Source src = e.getValue();
+            for (Map.Entry<Source, List<String>> r : reads.entrySet()) {
+                Source src = r.getKey();
+                NDArray full;
                 try {
-                    NDArray a = src.file.read(src.stored, staging, dataType, true);
-                    if (!Arrays.equals(a.getShape().getShape(), src.shape.getShape())) {
-                        a = a.reshape(src.shape);
-                    }
-                    arrays.put(e.getKey(), a);
-                    elements += a.size();
+                    full = src.file.read(src.stored, staging, dataType, true);
                 } catch (ModelLoadException ex) {
                     problems.add(ex.getMessage());
+                    continue;
+                }
+                for (String target : r.getValue()) {
+                    KeyMapping.Part part = plan.get(target).part;
+                    NDArray a = full;
+                    if (part.transposed()) {
+                        a = full.transpose();
+                    } else if (part.fromRow() >= 0) {
+                        a = full.get(part.fromRow() + ":" + part.toRow());
+                    }
+                    if (!Arrays.equals(a.getShape().getShape(), part.shape().getShape())) {
+                        a = a.reshape(part.shape());
+                    }
+                    arrays.put(target, a);
+                    elements += a.size();
                 }
             }
             if (!problems.isEmpty()) {

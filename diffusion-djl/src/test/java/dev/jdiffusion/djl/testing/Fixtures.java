@@ -61,6 +61,17 @@ public final class Fixtures {
         return onDisk != null ? onDisk : copy("sd15", List.of("keys.tsv")).resolve("keys.tsv");
     }
 
+    /**
+     * The key table of another single-file checkpoint family, as a file.
+     *
+     * @param family {@code sd21}, {@code sdxl-base} or {@code sdxl-refiner}
+     * @return the file on disk
+     */
+    public static Path keys(String family) {
+        Path onDisk = onDisk("/fixtures/" + family + "/keys.tsv");
+        return onDisk != null ? onDisk : copy(family, List.of("keys.tsv")).resolve("keys.tsv");
+    }
+
     /** The resource as a file, {@code null} if it is inside a jar. */
     private static Path onDisk(String resource) {
         URL url = Fixtures.class.getResource(resource);

@@ -51,6 +51,7 @@ class LdmKeysTest {
     @Test
     void layoutsAreInferredFromTheNames() {
         assertThat(UnetLayout.fromLdmNames(ldmNames())).isEqualTo(UnetLayout.SD);
+        assertThat(CheckpointFamily.detect(ldmNames())).isEqualTo(CheckpointFamily.SD1);
         assertThat(UnetLayout.fromDiffusersNames(rows.stream()
                 .filter(r -> r.component.equals("unet")).map(Row::diffusers).toList()))
                 .isEqualTo(UnetLayout.SD);
@@ -148,7 +149,7 @@ class LdmKeysTest {
                 "model.diffusion_model.output_blocks.11.2.conv.weight",
                 "model.diffusion_model.middle_block.3.norm.weight",
                 "model.diffusion_model.time_embed.1.weight",
-                "model.diffusion_model.label_emb.0.0.weight",
+                "model.diffusion_model.label_emb.0.1.weight",
                 "model.diffusion_model.input_blocks.x.0.op.weight",
                 "model.diffusion_model.input_blocks.0.0.")) {
             assertThatThrownBy(() -> LdmKeys.unetToDiffusers(bad, UnetLayout.SD)).as(bad)

@@ -15,6 +15,7 @@ import dev.jdiffusion.djl.nn.AutoencoderKL;
 import dev.jdiffusion.djl.nn.AutoencoderKLConfig;
 import dev.jdiffusion.djl.nn.ParameterNames;
 import dev.jdiffusion.djl.nn.Sd15Configs;
+import dev.jdiffusion.djl.nn.SdxlConfigs;
 import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
 import dev.jdiffusion.djl.nn.UNet2DConditionModel;
 import dev.jdiffusion.djl.pipeline.DecoderOptions;

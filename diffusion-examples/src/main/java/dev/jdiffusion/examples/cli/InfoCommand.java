@@ -435,8 +435,9 @@ final class InfoCommand implements Callable<Integer> {
         }
         String structure;
         try (SingleFileCheckpoint ckpt = SingleFileCheckpoint.open(file)) {
-            structure = "Stable Diffusion 1.x layout (UNet " + ckpt.unetLayout().levels()
-                    + " levels, VAE " + ckpt.vaeLevels() + " levels)";
+            structure = ckpt.family().displayName() + " layout (UNet "
+                    + ckpt.unetLayout().levels() + " levels, VAE " + ckpt.vaeLevels()
+                    + " levels)";
         } catch (ModelLoadException e) {
             structure = "not loadable: " + e.getMessage();
         }
