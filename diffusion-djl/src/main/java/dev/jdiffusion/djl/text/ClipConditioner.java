@@ -95,7 +95,8 @@ public final class ClipConditioner implements Conditioner {
         }
         if (clipSkip < 0 || clipSkip >= c.numHiddenLayers()) {
             throw new IllegalArgumentException("clipSkip must be in 0.."
-                    + (c.numHiddenLayers() - 1) + ", got " + clipSkip);
+                    + (c.numHiddenLayers() - 1) + " (the text encoder has "
+                    + c.numHiddenLayers() + " layers), got " + clipSkip);
         }
         this.tokenizer = tokenizer;
         this.model = model;
