@@ -15,9 +15,10 @@ import java.util.Map;
 
 /**
  * A request's text conditioning: the model's conditioner with the request's clip skip, prompt
- * syntax and (SDXL) second prompts, and the guided pair [uncond; cond] with the shorter side padded by encodings
- * of the empty prompt (one empty 77-token chunk each), as AUTOMATIC1111 pads with its
- * {@code pad_cond_uncond} option, so that both sides have the same length.
+ * syntax and (SDXL) second prompts, and the guided pair [uncond; cond] with the shorter side
+ * padded by encodings of the empty prompt (one empty 77-token chunk each; zeros for SDXL's
+ * all-zero empty negative prompt), as AUTOMATIC1111 pads with its {@code pad_cond_uncond}
+ * option, so that both sides have the same length.
  */
 final class TextConditioning {
 
@@ -122,6 +123,9 @@ final class TextConditioning {
         NDList uncond = c.encodeNegative(rm, Collections.nCopies(n, negative));
         NDList out = new NDList();
         NDList empty = null;
+        // SDXL's all-zero empty negative stays zeros when padded (diffusers: zeros_like of the
+        // prompt's embeddings, whatever their length).
+        boolean zeros = c instanceof SdxlConditioner s && s.isZeroNegative(negative);
         for (int i = 0; i < cond.size(); i++) {
             NDArray u = uncond.get(i);
             NDArray k = cond.get(i);
@@ -131,7 +135,7 @@ final class TextConditioning {
                 }
                 NDArray pad = empty.get(i); // (N, 77, D)
                 if (u.getShape().get(1) < k.getShape().get(1)) {
-                    u = padTo(u, pad, k.getShape().get(1));
+                    u = padTo(u, zeros ? pad.zerosLike() : pad, k.getShape().get(1));
                 } else {
                     k = padTo(k, pad, u.getShape().get(1));
                 }

@@ -413,8 +413,7 @@ public final class SdxlConditioner implements Conditioner {
         float[] keep = new float[n];
         boolean anyKept = false;
         for (int i = 0; i < n; i++) {
-            keep[i] = forceZerosForEmptyPrompt && negativePrompts.get(i).isEmpty()
-                    && negativePrompt2 == null ? 0 : 1;
+            keep[i] = isZeroNegative(negativePrompts.get(i)) ? 0 : 1;
             anyKept |= keep[i] != 0;
         }
         if (!anyKept) {
@@ -437,6 +436,17 @@ public final class SdxlConditioner implements Conditioner {
             }
         }
         return out;
+    }
+
+    /**
+     * Whether {@link #encodeNegative} gives a negative prompt all zeros: with {@code
+     * forceZerosForEmptyPrompt}, an empty negative prompt without a second negative prompt.
+     *
+     * @param negativePrompt a negative prompt
+     * @return true if its entries are zeros
+     */
+    public boolean isZeroNegative(String negativePrompt) {
+        return forceZerosForEmptyPrompt && negativePrompt.isEmpty() && negativePrompt2 == null;
     }
 
     /**

@@ -221,11 +221,19 @@ class SdxlPromptTest {
             NDList pair = TextConditioning.encode(base, m, prompt, "", 1, true);
             assertThat(pair.get(0).getShape()).isEqualTo(new Shape(2, 154, D));
             assertThat(pair.get(1).getShape()).isEqualTo(new Shape(2, 12));
-            // force_zeros_for_empty_prompt: the empty negative is zeros, padded as AUTOMATIC1111
-            // pads (with the encoded empty prompt); the pooled entry is not padded.
-            assertThat(pair.get(0).get("0:1, 0:77, :").abs().max().getFloat()).isZero();
-            assertSame(pair.get(0).get("0:1, 77:154, :"), empty, "uncond padding");
+            // force_zeros_for_empty_prompt: the empty negative is zeros and padded with zeros
+            // (diffusers' zeros_like(prompt_embeds)); the pooled entry is not padded.
+            assertThat(pair.get(0).get("0:1").abs().max().getFloat()).isZero();
             assertThat(pair.get(1).get("0:1").abs().max().getFloat()).isZero();
+            assertSame(pair.get(0).get("1:2"), base.encode(m, List.of(prompt)).get(0), "cond");
+            // A non-empty short negative is padded with the encoded empty prompt.
+            NDList red = TextConditioning.encode(base, m, prompt, "red apple", 1, true);
+            assertSame(red.get(0).get("0:1, 0:77, :"), context(base, m, "red apple"), "uncond");
+            assertSame(red.get(0).get("0:1, 77:154, :"), empty, "uncond padding");
+            // So is an empty one with a second negative prompt (then not zeros).
+            NDList neg2 = TextConditioning.encode(base.withSecondPrompts(null, "green tree"), m,
+                    prompt, "", 1, true);
+            assertSame(neg2.get(0).get("0:1, 77:154, :"), empty, "uncond padding, negative 2");
             // A per-request second prompt does not leak into the padding.
             SdxlConditioner second = base.withSecondPrompts("blue sky", "green tree");
             NDList padded = TextConditioning.encode(second, m, "a cat face", prompt, 1, true);
