@@ -26,6 +26,12 @@ What diffusers v0.27.2's StableDiffusionXLPipeline.encode_prompt does, restated:
 - A weighted prompt as AUTOMATIC1111 reads it for SDXL: each encoder's states multiplied by the
   token weights, then scaled back to the unweighted mean (per encoder, per prompt); the pooled
   output unweighted. "a (cat:1.3) face" has the tokens of "a cat face", "cat" at position 2.
+- A long prompt as AUTOMATIC1111 reads it: LONG has 100 tokens and no comma, so chunks of 75
+  and 25 tokens, each wrapped in start/end tokens and padded to 77, encoded on its own (with its
+  weights) and joined along the sequence (154 tokens); the pooled output is the first chunk's.
+  Its runs pass these 154-token embeddings to diffusers; the negative side is diffusers'
+  zeros_like (empty negative) or "red apple" followed by the empty prompt's chunk (jdiffusion
+  pads the shorter side with the empty prompt, as AUTOMATIC1111's pad_cond_uncond does).
 """
 
 import os
@@ -47,6 +53,10 @@ PROMPT2 = "blue sky"
 NEGATIVE = mx.NEGATIVE
 NEGATIVE2 = "green tree"
 CLIP_SKIP = 1
+# 100 one-token words ("a", "cat", "face", "red"); "cat" of the 97th word weighted 1.3.
+LONG_WORDS = " ".join(["a cat face red cat"] * 19) + " a cat face red cat"
+LONG = " ".join(["a cat face red cat"] * 19) + " a (cat:1.3) face red cat"
+LONG_WEIGHTS = {96: 1.3}  # token index (0-based, without the start token) -> weight
 
 
 def rebuild(folder):
@@ -93,6 +103,23 @@ def encode(m, prompt, prompt2=None, skip=0, weights=None):
     return torch.cat([z1, z2], dim=-1), pooled
 
 
+def encode_long(m, words, weights):
+    """AUTOMATIC1111's chunks of 75 tokens (no comma in the text), both encoders."""
+    tok1, text1, tok2, text2 = m
+    tokens1 = tok1.ids(words, length=1000)[1:]
+    tokens1 = tokens1[:tokens1.index(tok1.vocab["<|endoftext|>"])]
+    parts = []
+    pooled = None
+    for start in range(0, len(tokens1), 75):
+        chunk = " ".join(words.split()[start:start + 75])  # one token per word
+        w = {at - start + 1: v for at, v in weights.items() if start <= at < start + 75}
+        z1, _ = side(tok1, text1, chunk, 0, w or None)
+        z2, p = side(tok2, text2, chunk, 0, w or None)
+        parts.append(torch.cat([z1, z2], dim=-1))
+        pooled = p if pooled is None else pooled
+    return torch.cat(parts, dim=1), pooled
+
+
 def cases():
     """(key, sampler, guidance, images, clip skip, prompt_2, negative, negative_2)."""
     return [
@@ -102,6 +129,8 @@ def cases():
         ("prompt.3", "euler", mx.GUIDANCE, 1, 0, PROMPT2, NEGATIVE, NEGATIVE2),
         ("prompt.4", "euler", mx.GUIDANCE, 1, 0, None, "", NEGATIVE2),
         ("prompt.5", "euler_a", mx.GUIDANCE, 2, CLIP_SKIP, PROMPT2, NEGATIVE, NEGATIVE2),
+        ("prompt.6", "euler", mx.GUIDANCE, 1, 0, None, "", None),
+        ("prompt.7", "dpmpp_2m", mx.GUIDANCE, 1, 0, None, NEGATIVE, None),
     ]
 
 
@@ -122,6 +151,11 @@ def main(out):
     context, pooled = encode(m, PROMPT, weights={2: 1.3})
     ref["weighted.context"] = context
     ref["weighted.pooled"] = pooled
+    assert len(LONG_WORDS.split()) == 100
+    long_cond = encode_long(m, LONG_WORDS, LONG_WEIGHTS)
+    assert long_cond[0].shape == (1, 154, mx.UNET["cross_attention_dim"])
+    ref["long.context"], ref["long.pooled"] = long_cond
+    empty_chunk = encode(m, "")[0]
 
     runs = []
     for key, sampler, guidance, n, skip, prompt2, negative, negative2 in cases():
@@ -132,10 +166,14 @@ def main(out):
                                          scheduler=sched, force_zeros_for_empty_prompt=True,
                                          add_watermarker=False)
         pipe.set_progress_bar_config(disable=True)
-        cond, pooled = encode(m, PROMPT, prompt2, skip)
+        long = key in ("prompt.6", "prompt.7")
+        prompt = LONG if long else PROMPT
+        cond, pooled = long_cond if long else encode(m, PROMPT, prompt2, skip)
         kw = dict(prompt_embeds=cond, pooled_prompt_embeds=pooled)
         if negative or negative2:
             u, up = encode(m, negative, negative2, skip)
+            if long:
+                u = torch.cat([u, empty_chunk], dim=1)
             kw.update(negative_prompt_embeds=u, negative_pooled_prompt_embeds=up)
         gen = [torch.Generator().manual_seed(seed + k) for k in range(n)]
         images = pipe(height=mx.SIZE, width=mx.SIZE, num_inference_steps=mx.STEPS,
@@ -143,7 +181,7 @@ def main(out):
                       output_type="np", **kw).images
         ref[key] = mf.as_u8(images)
         runs.append(dict(key=key, sampler=sampler, guidance=guidance, images=n, seed=seed,
-                         steps=mx.STEPS, prompt=PROMPT, prompt_2=prompt2, clip_skip=skip,
+                         steps=mx.STEPS, prompt=prompt, prompt_2=prompt2, clip_skip=skip,
                          negative_prompt=negative, negative_prompt_2=negative2))
         print(key, sampler, n, skip, repr(prompt2), repr(negative), repr(negative2), flush=True)
 

@@ -180,6 +180,15 @@ class SdxlParityTest {
                     weighted.get(0), ref.read("weighted.context", m));
             checkComponent("SDXL 'a (cat:1.3) face' pooled (unweighted)", weighted.get(1),
                     ref.read("weighted.pooled", m));
+            // 100 tokens with a weight in the second chunk: A1111's 75 + 25 chunks.
+            JsonNode longRun = JSON.readTree(dir().resolve("prompt-cases.json").toFile())
+                    .get("cases").get(6);
+            NDList longCond = base.encode(m, List.of(longRun.get("prompt").asText()));
+            assertThat(longCond.get(0).getShape()).isEqualTo(new Shape(1, 154, 40));
+            checkComponent("SDXL 100-token weighted prompt, 2 chunks", longCond.get(0),
+                    ref.read("long.context", m));
+            checkComponent("SDXL 100-token prompt, pooled of chunk 1", longCond.get(1),
+                    ref.read("long.pooled", m));
         }
     }
 
