@@ -27,9 +27,10 @@ import java.util.List;
  * each encoder on its own, weights applied to each encoder's states with the mean restored
  * (AUTOMATIC1111's "Original" emphasis, per encoder), and the chunks joined along the sequence:
  * (N, 77·k, D1 + D2). {@code text_embeds} is the pooled output of the first chunk, unweighted.
- * A prompt of at most 75 tokens without weights is encoded exactly as diffusers encodes it;
- * diffusers cuts longer prompts at 77 tokens and reads brackets as text, which {@link
- * PromptSyntax#PLAIN} restores for brackets (long prompts are still chunked, not cut).
+ * A prompt of at most 75 tokens without brackets or {@code BREAK} is encoded exactly as
+ * diffusers encodes it; diffusers cuts longer prompts at 77 tokens and reads brackets as text,
+ * which {@link PromptSyntax#PLAIN} restores for brackets (long prompts are still chunked, not
+ * cut).
  *
  * <p>{@link #withSecondPrompts} gives {@code text_encoder_2} its own prompt and negative
  * prompt (diffusers' {@code prompt_2}, {@code negative_prompt_2}); when the two sides need
@@ -37,7 +38,7 @@ import java.util.List;
  *
  * <p><b>Output</b> of {@link #encode} and {@link #encodeNegative}, in this order:
  * <ol>
- *   <li>{@code encoder_hidden_states} (N, 77, D1 + D2): the raw penultimate hidden states of
+ *   <li>{@code encoder_hidden_states} (N, 77·k, D1 + D2): the raw penultimate hidden states of
  *       the two encoders (transformers' {@code hidden_states[-2]}, no final LayerNorm;
  *       {@code hidden_states[-(clipSkip + 2)]} with a clip skip, diffusers' {@code clip_skip},
  *       which the pooled output ignores), concatenated on the feature axis, encoder 1 first;
