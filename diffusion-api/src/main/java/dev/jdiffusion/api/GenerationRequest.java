@@ -66,6 +66,8 @@ public final class GenerationRequest {
     private final BatchNoise batchNoise;
     private final Integer clipSkip;
     private final String promptSyntax;
+    private final String prompt2;
+    private final String negativePrompt2;
 
     private GenerationRequest(Builder b) {
         this.prompt = b.prompt;
@@ -87,6 +89,8 @@ public final class GenerationRequest {
         this.batchNoise = b.batchNoise;
         this.clipSkip = b.clipSkip;
         this.promptSyntax = b.promptSyntax;
+        this.prompt2 = b.prompt2;
+        this.negativePrompt2 = b.negativePrompt2;
     }
 
     /**
@@ -126,6 +130,8 @@ public final class GenerationRequest {
         b.batchNoise = batchNoise;
         b.clipSkip = clipSkip;
         b.promptSyntax = promptSyntax;
+        b.prompt2 = prompt2;
+        b.negativePrompt2 = negativePrompt2;
         return b;
     }
 
@@ -304,6 +310,26 @@ public final class GenerationRequest {
         return promptSyntax;
     }
 
+    /**
+     * The prompt of a model's second text encoder (SDXL's {@code text_encoder_2}, diffusers'
+     * {@code prompt_2}).
+     *
+     * @return the second prompt, or {@code null} for the prompt itself
+     */
+    public String prompt2() {
+        return prompt2;
+    }
+
+    /**
+     * The negative prompt of a model's second text encoder (diffusers' {@code
+     * negative_prompt_2}).
+     *
+     * @return the second negative prompt, or {@code null} for the negative prompt itself
+     */
+    public String negativePrompt2() {
+        return negativePrompt2;
+    }
+
     @Override
     public String toString() {
         return "GenerationRequest{prompt='" + prompt + "', negativePrompt='" + negativePrompt
@@ -335,6 +361,8 @@ public final class GenerationRequest {
         private BatchNoise batchNoise = BatchNoise.PER_IMAGE_SEED;
         private Integer clipSkip;
         private String promptSyntax;
+        private String prompt2;
+        private String negativePrompt2;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -550,6 +578,33 @@ public final class GenerationRequest {
         public Builder promptSyntax(String promptSyntax) {
             this.promptSyntax = promptSyntax == null ? null
                     : promptSyntax.trim().toLowerCase(Locale.ROOT);
+            return this;
+        }
+
+        /**
+         * Sets the prompt of the second text encoder (SDXL's {@code text_encoder_2}); models
+         * with one text encoder refuse it.
+         *
+         * @param prompt2 the second prompt, or {@code null} or "" for the prompt itself (as
+         *     diffusers reads {@code prompt_2})
+         * @return this builder
+         */
+        public Builder prompt2(String prompt2) {
+            this.prompt2 = prompt2 == null || prompt2.isEmpty() ? null : prompt2;
+            return this;
+        }
+
+        /**
+         * Sets the negative prompt of the second text encoder; models with one text encoder
+         * refuse it.
+         *
+         * @param negativePrompt2 the second negative prompt, or {@code null} or "" for the
+         *     negative prompt itself (as diffusers reads {@code negative_prompt_2})
+         * @return this builder
+         */
+        public Builder negativePrompt2(String negativePrompt2) {
+            this.negativePrompt2 = negativePrompt2 == null || negativePrompt2.isEmpty() ? null
+                    : negativePrompt2;
             return this;
         }
 

@@ -521,7 +521,8 @@ public final class DiffusionPipeline implements Pipeline {
         }
         // The same for every image of the request.
         String recordedPrompt = loras == null ? r.prompt() : loras.recordedPrompt(r.prompt());
-        Map<String, String> loraSettings = loras == null ? Map.of() : loras.settings();
+        Map<String, String> loraSettings = TextConditioning.recorded(r,
+                loras == null ? Map.of() : loras.settings());
         int clipSkip = TextConditioning.clipSkip(p.conditioner());
         for (int i = 0; i < n; i++) {
             String params = ParametersText.format(recordedPrompt, r.negativePrompt(), r.steps(),

@@ -183,7 +183,8 @@ final class ModelFolder {
                 if (text2Dir != null) {
                     text2 = sdxlTextEncoder2(dir, text2Dir);
                     conditioner = sdxlConditioner(dir, index, tokenizer, text, text2,
-                            settings.path("clip_skip").asInt(0));
+                            settings.path("clip_skip").asInt(0)).withSyntax(PromptSyntax.of(
+                                    settings.path("prompt_syntax").asText("a1111")));
                     checkCrossAttention(dir, unetConfig, textConfig.hiddenSize()
                             + text2.config().hiddenSize(), "the sum %d of text_encoder's and"
                             + " text_encoder_2's hidden_size");
@@ -649,7 +650,7 @@ final class ModelFolder {
     }
 
     /** tokenizer_2 and both encoders as an {@link SdxlConditioner}. */
-    private static Conditioner sdxlConditioner(Path dir, JsonNode index, ClipTokenizer tokenizer,
+    private static SdxlConditioner sdxlConditioner(Path dir, JsonNode index, ClipTokenizer tokenizer,
             ClipTextModel text, ClipTextModelWithProjection text2, int clipSkip)
             throws ModelLoadException {
         Path tok2Dir = component(dir, index, "tokenizer_2", false);

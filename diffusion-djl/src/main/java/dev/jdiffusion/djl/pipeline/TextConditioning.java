@@ -8,13 +8,17 @@ import dev.jdiffusion.api.Conditioner;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.djl.text.ClipConditioner;
 import dev.jdiffusion.djl.text.PromptSyntax;
+import dev.jdiffusion.djl.text.SdxlConditioner;
 import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
 /**
- * A request's text conditioning: the model's conditioner with the request's clip skip and
- * prompt syntax, and the guided pair [uncond; cond] with the shorter side padded by encodings
- * of the empty prompt (one empty 77-token chunk each), as AUTOMATIC1111 pads with its
- * {@code pad_cond_uncond} option, so that both sides have the same length.
+ * A request's text conditioning: the model's conditioner with the request's clip skip, prompt
+ * syntax and (SDXL) second prompts, and the guided pair [uncond; cond] with the shorter side
+ * padded by encodings of the empty prompt (one empty 77-token chunk each; zeros for SDXL's
+ * all-zero empty negative prompt), as AUTOMATIC1111 pads with its {@code pad_cond_uncond}
+ * option, so that both sides have the same length.
  */
 final class TextConditioning {
 
@@ -26,16 +30,27 @@ final class TextConditioning {
      *
      * @param prompt the request's prompt as it is encoded (a LoRA pipeline's tags removed)
      *
-     * @throws IllegalArgumentException for a clip skip out of range, an unknown syntax, or a
-     *     prompt that cannot be read or is too long
+     * @throws IllegalArgumentException for a clip skip out of range, an unknown syntax, a
+     *     prompt that cannot be read or is too long, or second prompts for a model with one
+     *     text encoder
      */
     static Conditioner forRequest(Conditioner base, GenerationRequest r, String prompt) {
+        boolean second = r.prompt2() != null || r.negativePrompt2() != null;
+        if (base instanceof SdxlConditioner sdxl) {
+            return forRequest(sdxl, r, prompt);
+        }
         if (!(base instanceof ClipConditioner clip)) {
-            if (r.clipSkip().isPresent() || r.promptSyntax() != null) {
-                throw new IllegalArgumentException("clipSkip and promptSyntax apply to models"
-                        + " with a CLIP text encoder; this model has none");
+            if (r.clipSkip().isPresent() || r.promptSyntax() != null || second) {
+                throw new IllegalArgumentException("clipSkip, promptSyntax, prompt2 and"
+                        + " negativePrompt2 apply to models with CLIP text encoders; this model"
+                        + " has none");
             }
             return base;
+        }
+        if (second) {
+            throw new IllegalArgumentException("prompt2 and negativePrompt2 are for a model's"
+                    + " second text encoder (SDXL's text_encoder_2); this model has one text"
+                    + " encoder: put the text in prompt / negativePrompt");
         }
         ClipConditioner c = clip;
         if (r.clipSkip().isPresent()) {
@@ -49,8 +64,49 @@ final class TextConditioning {
         return c;
     }
 
+    private static Conditioner forRequest(SdxlConditioner sdxl, GenerationRequest r,
+            String prompt) {
+        SdxlConditioner c = sdxl;
+        if (r.clipSkip().isPresent()) {
+            c = c.withClipSkip(r.clipSkip().getAsInt());
+        }
+        if (r.promptSyntax() != null) {
+            c = c.withSyntax(PromptSyntax.of(r.promptSyntax()));
+        }
+        c = c.withSecondPrompts(r.prompt2(), r.negativePrompt2());
+        for (String p : new String[] {prompt, r.negativePrompt(), r.prompt2(),
+                r.negativePrompt2()}) {
+            if (p != null) {
+                c.chunkCount(p);
+            }
+        }
+        return c;
+    }
+
+    /**
+     * The PNG parameters' settings of a request's second prompts ({@code Prompt 2}, {@code
+     * Negative prompt 2}, where given), followed by {@code more}.
+     */
+    static Map<String, String> recorded(GenerationRequest r, Map<String, String> more) {
+        if (r.prompt2() == null && r.negativePrompt2() == null) {
+            return more;
+        }
+        Map<String, String> out = new LinkedHashMap<>();
+        if (r.prompt2() != null) {
+            out.put("Prompt 2", r.prompt2());
+        }
+        if (r.negativePrompt2() != null) {
+            out.put("Negative prompt 2", r.negativePrompt2());
+        }
+        out.putAll(more);
+        return out;
+    }
+
     /** The clip skip a request's conditioner uses (0 without a CLIP text encoder). */
     static int clipSkip(Conditioner c) {
+        if (c instanceof SdxlConditioner sdxl) {
+            return sdxl.clipSkip();
+        }
         return c instanceof ClipConditioner clip ? clip.clipSkip() : 0;
     }
 
@@ -67,16 +123,19 @@ final class TextConditioning {
         NDList uncond = c.encodeNegative(rm, Collections.nCopies(n, negative));
         NDList out = new NDList();
         NDList empty = null;
+        // SDXL's all-zero empty negative stays zeros when padded (diffusers: zeros_like of the
+        // prompt's embeddings, whatever their length).
+        boolean zeros = c instanceof SdxlConditioner s && s.isZeroNegative(negative);
         for (int i = 0; i < cond.size(); i++) {
             NDArray u = uncond.get(i);
             NDArray k = cond.get(i);
             if (u.getShape().dimension() == 3 && u.getShape().get(1) != k.getShape().get(1)) {
                 if (empty == null) {
-                    empty = c.encode(rm, Collections.nCopies(n, ""));
+                    empty = c.unconditional(rm, n);
                 }
                 NDArray pad = empty.get(i); // (N, 77, D)
                 if (u.getShape().get(1) < k.getShape().get(1)) {
-                    u = padTo(u, pad, k.getShape().get(1));
+                    u = padTo(u, zeros ? pad.zerosLike() : pad, k.getShape().get(1));
                 } else {
                     k = padTo(k, pad, u.getShape().get(1));
                 }

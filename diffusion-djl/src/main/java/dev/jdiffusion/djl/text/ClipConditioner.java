@@ -95,7 +95,8 @@ public final class ClipConditioner implements Conditioner {
         }
         if (clipSkip < 0 || clipSkip >= c.numHiddenLayers()) {
             throw new IllegalArgumentException("clipSkip must be in 0.."
-                    + (c.numHiddenLayers() - 1) + ", got " + clipSkip);
+                    + (c.numHiddenLayers() - 1) + " (the text encoder has "
+                    + c.numHiddenLayers() + " layers), got " + clipSkip);
         }
         this.tokenizer = tokenizer;
         this.model = model;
@@ -213,10 +214,8 @@ public final class ClipConditioner implements Conditioner {
         int t = tokenizer.maxLength();
         int d = model.config().hiddenSize();
         int[] ids = new int[n * t];
-        boolean weighted = false;
         for (int i = 0; i < n; i++) {
             System.arraycopy(batch[i].ids(), 0, ids, i * t, t);
-            weighted |= batch[i].weighted();
         }
         NDArray input = sub.create(ids, new Shape(n, t));
         DataType type = TextModels.dataType(model);
@@ -224,29 +223,7 @@ public final class ClipConditioner implements Conditioner {
         NDArray fixValues = fix == null ? null : fix.get(0);
         NDArray fixMask = fix == null ? null : fix.get(1);
         NDArray z = model.encode(ps, input, clipSkip, fixValues, fixMask); // (N, T, D)
-        if (!weighted) {
-            return z;
-        }
-        float[] w = new float[n * t];
-        for (int i = 0; i < n; i++) {
-            System.arraycopy(batch[i].weights(), 0, w, i * t, t);
-        }
-        NDArray weights = sub.create(w, new Shape(n, t, 1)).toType(z.getDataType(), false);
-        NDArray before = meanPerPrompt(z);
-        NDArray scaled = z.mul(weights);
-        NDArray ratio = before.div(meanPerPrompt(scaled)); // (N, 1, 1)
-        if (ratio.isNaN().logicalOr(ratio.isInfinite()).any().getBoolean()) {
-            throw new IllegalStateException("cannot restore the mean of a weighted chunk: the"
-                    + " weighted hidden states have mean 0 (a text encoder whose final"
-                    + " LayerNorm has no bias?); write the prompt without weights");
-        }
-        return scaled.mul(ratio);
-    }
-
-    /** (N, T, D) → (N, 1, 1), the mean of each prompt's values. */
-    private static NDArray meanPerPrompt(NDArray z) {
-        long n = z.getShape().get(0);
-        return z.reshape(n, -1).mean(new int[] {1}, true).reshape(n, 1, 1);
+        return Emphasis.apply(sub, z, batch);
     }
 
     /**

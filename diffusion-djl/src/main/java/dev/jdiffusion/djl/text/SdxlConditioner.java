@@ -2,29 +2,49 @@ package dev.jdiffusion.djl.text;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.training.ParameterStore;
 import dev.jdiffusion.api.Conditioner;
 import dev.jdiffusion.djl.weights.WeightOverlay;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Text conditioning for SDXL, as diffusers' {@code StableDiffusionXLPipeline.encode_prompt}
- * does it: each prompt goes through both tokenizers (padded/truncated to 77 tokens) and both
- * text encoders, CLIP ViT-L ({@link ClipTextModel}, {@code text_encoder}) and OpenCLIP ViT-bigG
- * with its projection ({@link ClipTextModelWithProjection}, {@code text_encoder_2}).
+ * does it: each prompt goes through both tokenizers and both text encoders, CLIP ViT-L ({@link
+ * ClipTextModel}, {@code text_encoder}) and OpenCLIP ViT-bigG with its projection ({@link
+ * ClipTextModelWithProjection}, {@code text_encoder_2}).
+ *
+ * <p><b>Prompts</b> are read as {@link ClipConditioner} reads them, as AUTOMATIC1111 reads them
+ * for SDXL: in the conditioner's {@link PromptSyntax} ({@link PromptSyntax#A1111} unless {@link
+ * #withSyntax} says otherwise), cut into 75-token chunks ({@code BREAK}, the comma rule; the
+ * two tokenizers share CLIP's BPE, so both encoders get the same chunks), each chunk encoded by
+ * each encoder on its own, weights applied to each encoder's states with the mean restored
+ * (AUTOMATIC1111's "Original" emphasis, per encoder), and the chunks joined along the sequence:
+ * (N, 77·k, D1 + D2). {@code text_embeds} is the pooled output of the first chunk, unweighted.
+ * A prompt of at most 75 tokens without brackets or {@code BREAK} is encoded exactly as
+ * diffusers encodes it; diffusers cuts longer prompts at 77 tokens and reads brackets as text,
+ * which {@link PromptSyntax#PLAIN} restores for brackets (long prompts are still chunked, not
+ * cut).
+ *
+ * <p>{@link #withSecondPrompts} gives {@code text_encoder_2} its own prompt and negative
+ * prompt (diffusers' {@code prompt_2}, {@code negative_prompt_2}); when the two sides need
+ * different chunk counts, the shorter is padded with empty chunks.
  *
  * <p><b>Output</b> of {@link #encode} and {@link #encodeNegative}, in this order:
  * <ol>
- *   <li>{@code encoder_hidden_states} (N, 77, D1 + D2): the raw penultimate hidden states of
+ *   <li>{@code encoder_hidden_states} (N, 77·k, D1 + D2): the raw penultimate hidden states of
  *       the two encoders (transformers' {@code hidden_states[-2]}, no final LayerNorm;
- *       {@code hidden_states[-2 - clipSkip]} with a clip skip), concatenated on the feature
- *       axis, encoder 1 first;</li>
- *   <li>{@code text_embeds} (N, P): encoder 2's pooled, projected output.</li>
+ *       {@code hidden_states[-(clipSkip + 2)]} with a clip skip, diffusers' {@code clip_skip},
+ *       which the pooled output ignores), concatenated on the feature axis, encoder 1 first;
+ *       77·k long for prompts of k chunks;</li>
+ *   <li>{@code text_embeds} (N, P): encoder 2's pooled, projected output of the first
+ *       chunk.</li>
  * </ol>
  * The UNet's other added input, the micro-conditioning {@code time_ids}, depends on the image
  * size, not on the prompt; the pipeline's network adds it (see {@code UNetNetwork}).
@@ -32,19 +52,20 @@ import org.slf4j.LoggerFactory;
  * <p>With {@code forceZerosForEmptyPrompt} (model_index.json's {@code
  * force_zeros_for_empty_prompt}, true for SDXL base), an empty negative prompt is all zeros in
  * both outputs instead of the encoding of "", as diffusers does when no negative prompt is
- * given; the positive prompt is always encoded, empty or not.
+ * given (with a second negative prompt, only when that is empty too); the positive prompt is
+ * always encoded, empty or not. Unlike diffusers, whose {@code encode_prompt} applies {@code
+ * clip_skip} to the prompt alone, the clip skip applies to the negative prompt as well (as
+ * {@link ClipConditioner} and AUTOMATIC1111 do).
  *
  * <p>{@link TextualInversion} embeddings for SDXL ({@code clip_l}/{@code clip_g} pairs, see
  * {@link #withEmbeddings}) replace the token embeddings of their trigger words in both
  * encoders: {@code clip_l} in {@code text_encoder}, {@code clip_g} in {@code text_encoder_2}.
  *
  * <p>Results belong to the caller's manager, intermediates are freed before a call returns.
- * Immutable and thread-safe: tokenizers and weights are only read; {@link #withWeightOverlays}
- * returns a new conditioner that shares them.
+ * Immutable and thread-safe: tokenizers and weights are only read; the {@code with...} methods
+ * return new conditioners that share them.
  */
 public final class SdxlConditioner implements Conditioner {
-
-    private static final Logger LOG = LoggerFactory.getLogger(SdxlConditioner.class);
 
     private final ClipTokenizer tokenizer1;
     private final ClipTextModel text1;
@@ -55,11 +76,14 @@ public final class SdxlConditioner implements Conditioner {
     private final WeightOverlay overlay1;
     private final WeightOverlay overlay2;
     private final List<TextualInversion> embeddings;
-    private final PromptChunks chunker1; // null without embeddings
+    private final PromptSyntax syntax;
+    private final String prompt2; // null: encoder 2 reads the prompt
+    private final String negativePrompt2; // null: encoder 2 reads the negative prompt
+    private final PromptChunks chunker1;
     private final PromptChunks chunker2;
 
     /**
-     * Joins the two tokenizers and text encoders.
+     * Joins the two tokenizers and text encoders, reading prompts in {@link PromptSyntax#A1111}.
      *
      * @param tokenizer1 {@code tokenizer}
      * @param text1 {@code text_encoder}, weights set before {@link #encode} is called
@@ -81,46 +105,64 @@ public final class SdxlConditioner implements Conditioner {
                     + " tokens but tokenizer_2 to " + tokenizer2.maxLength()
                     + "; their hidden states are concatenated and must have one length");
         }
-        int layers = Math.min(text1.config().numHiddenLayers(),
-                text2.config().numHiddenLayers());
-        if (clipSkip < 0 || clipSkip + 1 >= layers) {
-            throw new IllegalArgumentException("clipSkip must be in 0.." + (layers - 2)
-                    + " (SDXL starts from the penultimate layer), got " + clipSkip);
-        }
         this.tokenizer1 = tokenizer1;
         this.text1 = text1;
         this.tokenizer2 = tokenizer2;
         this.text2 = text2;
-        this.clipSkip = clipSkip;
+        this.clipSkip = checkClipSkip(clipSkip, text1, text2);
         this.forceZerosForEmptyPrompt = forceZerosForEmptyPrompt;
         this.overlay1 = WeightOverlay.none();
         this.overlay2 = WeightOverlay.none();
         this.embeddings = List.of();
-        this.chunker1 = null;
-        this.chunker2 = null;
+        this.syntax = PromptSyntax.A1111;
+        this.prompt2 = null;
+        this.negativePrompt2 = null;
+        this.chunker1 = chunker(tokenizer1, text1.config(), "clip_l", embeddings);
+        this.chunker2 = chunker(tokenizer2, text2.config(), "clip_g", embeddings);
     }
 
-    private SdxlConditioner(SdxlConditioner base, WeightOverlay overlay1,
-            WeightOverlay overlay2, List<TextualInversion> embeddings) {
+    private SdxlConditioner(SdxlConditioner base, int clipSkip, PromptSyntax syntax,
+            WeightOverlay overlay1, WeightOverlay overlay2, List<TextualInversion> embeddings,
+            String prompt2, String negativePrompt2) {
         this.tokenizer1 = base.tokenizer1;
         this.text1 = base.text1;
         this.tokenizer2 = base.tokenizer2;
         this.text2 = base.text2;
-        this.clipSkip = base.clipSkip;
+        this.clipSkip = checkClipSkip(clipSkip, text1, text2);
         this.forceZerosForEmptyPrompt = base.forceZerosForEmptyPrompt;
         this.overlay1 = java.util.Objects.requireNonNull(overlay1, "overlay1");
         this.overlay2 = java.util.Objects.requireNonNull(overlay2, "overlay2");
         this.embeddings = List.copyOf(embeddings);
-        if (this.embeddings.isEmpty()) {
-            this.chunker1 = null;
-            this.chunker2 = null;
-        } else {
-            int chunk = tokenizer1.maxLength() - 2;
-            this.chunker1 = new PromptChunks(tokenizer1, Triggers.of(this.embeddings, tokenizer1,
-                    chunk, (e, w) -> part(e, w, "clip_l", text1.config().hiddenSize())), ClipConditioner.MAX_CHUNKS);
-            this.chunker2 = new PromptChunks(tokenizer2, Triggers.of(this.embeddings, tokenizer2,
-                    chunk, (e, w) -> part(e, w, "clip_g", text2.config().hiddenSize())), ClipConditioner.MAX_CHUNKS);
+        this.syntax = java.util.Objects.requireNonNull(syntax, "syntax");
+        this.prompt2 = prompt2;
+        this.negativePrompt2 = negativePrompt2;
+        boolean same = this.embeddings.equals(base.embeddings);
+        this.chunker1 = same ? base.chunker1
+                : chunker(tokenizer1, text1.config(), "clip_l", this.embeddings);
+        this.chunker2 = same ? base.chunker2
+                : chunker(tokenizer2, text2.config(), "clip_g", this.embeddings);
+    }
+
+    /** diffusers reads hidden_states[-(clipSkip + 2)]: at least the first layer's output. */
+    private static int checkClipSkip(int clipSkip, ClipTextModel text1,
+            ClipTextModelWithProjection text2) {
+        int l1 = text1.config().numHiddenLayers();
+        int l2 = text2.config().numHiddenLayers();
+        int layers = Math.min(l1, l2);
+        if (clipSkip < 0 || clipSkip + 1 >= layers) {
+            throw new IllegalArgumentException("clipSkip must be in 0.." + (layers - 2)
+                    + ": SDXL reads hidden_states[-(clipSkip + 2)] of its text encoders, which"
+                    + " have " + l1 + " (text_encoder) and " + l2 + " (text_encoder_2) layers;"
+                    + " got " + clipSkip);
         }
+        return clipSkip;
+    }
+
+    private static PromptChunks chunker(ClipTokenizer tokenizer, ClipTextConfig config,
+            String part, List<TextualInversion> embeddings) {
+        return new PromptChunks(tokenizer, Triggers.of(embeddings, tokenizer,
+                tokenizer.maxLength() - 2, (e, w) -> part(e, w, part, config.hiddenSize())),
+                ClipConditioner.MAX_CHUNKS);
     }
 
     private static float[][] part(TextualInversion e, String word, String part, int width) {
@@ -141,9 +183,7 @@ public final class SdxlConditioner implements Conditioner {
     /**
      * This conditioner with more textual-inversion embeddings: SDXL {@code clip_l}/{@code
      * clip_g} pairs, their trigger words in a prompt becoming their vectors in both encoders.
-     * Prompts are then read in 75-token chunks as {@link ClipConditioner} reads them, and only
-     * the first is encoded, as diffusers' SDXL pipeline encodes only the first 75 tokens. This
-     * conditioner is unchanged.
+     * This conditioner is unchanged.
      *
      * @param more the embeddings to add to this conditioner's
      * @return a conditioner sharing the tokenizers, encoders and weight overlays
@@ -153,7 +193,92 @@ public final class SdxlConditioner implements Conditioner {
     public SdxlConditioner withEmbeddings(List<TextualInversion> more) {
         List<TextualInversion> all = new java.util.ArrayList<>(embeddings);
         all.addAll(more);
-        return new SdxlConditioner(this, overlay1, overlay2, all);
+        return new SdxlConditioner(this, clipSkip, syntax, overlay1, overlay2, all, prompt2,
+                negativePrompt2);
+    }
+
+    /**
+     * This conditioner with another clip skip, diffusers' {@code clip_skip}: both encoders hand
+     * on {@code hidden_states[-(clipSkip + 2)]}; the pooled output is unchanged.
+     *
+     * @param clipSkip 0 for the penultimate layer, k for k layers before it
+     * @return a conditioner sharing the tokenizers, encoders, overlays and embeddings
+     * @throws IllegalArgumentException if {@code clipSkip} leaves no layer of either encoder
+     *     (the message names their layer counts)
+     */
+    public SdxlConditioner withClipSkip(int clipSkip) {
+        return clipSkip == this.clipSkip ? this : new SdxlConditioner(this, clipSkip, syntax,
+                overlay1, overlay2, embeddings, prompt2, negativePrompt2);
+    }
+
+    /**
+     * The clip skip.
+     *
+     * @return 0 for {@code hidden_states[-2]}, k for {@code hidden_states[-(k + 2)]}
+     */
+    public int clipSkip() {
+        return clipSkip;
+    }
+
+    /**
+     * This conditioner reading prompts in another syntax.
+     *
+     * @param syntax the syntax
+     * @return a conditioner sharing the tokenizers, encoders, overlays and embeddings
+     */
+    public SdxlConditioner withSyntax(PromptSyntax syntax) {
+        return syntax == this.syntax ? this : new SdxlConditioner(this, clipSkip, syntax,
+                overlay1, overlay2, embeddings, prompt2, negativePrompt2);
+    }
+
+    /**
+     * The syntax prompts are read in.
+     *
+     * @return the syntax
+     */
+    public PromptSyntax syntax() {
+        return syntax;
+    }
+
+    /**
+     * This conditioner with its own prompts for {@code text_encoder_2}, diffusers' {@code
+     * prompt_2} and {@code negative_prompt_2}: {@link #encode} gives encoder 2 {@code prompt2}
+     * instead of each prompt, {@link #encodeNegative} gives it {@code negativePrompt2} instead
+     * of each negative prompt; encoder 1 and {@link #unconditional} are unchanged. As in
+     * diffusers, {@code null} or the empty string means "the same as the first". This is a
+     * per-request conditioner: derive it for the prompts of one request.
+     *
+     * @param prompt2 encoder 2's prompt, or {@code null} / "" for the prompt itself
+     * @param negativePrompt2 encoder 2's negative prompt, or {@code null} / "" for the
+     *     negative prompt itself
+     * @return a conditioner sharing the tokenizers, encoders, overlays and embeddings
+     */
+    public SdxlConditioner withSecondPrompts(String prompt2, String negativePrompt2) {
+        String p = prompt2 == null || prompt2.isEmpty() ? null : prompt2;
+        String q = negativePrompt2 == null || negativePrompt2.isEmpty() ? null : negativePrompt2;
+        return java.util.Objects.equals(p, this.prompt2)
+                && java.util.Objects.equals(q, this.negativePrompt2) ? this
+                : new SdxlConditioner(this, clipSkip, syntax, overlay1, overlay2, embeddings, p,
+                        q);
+    }
+
+    /**
+     * The number of 77-token chunks a prompt is encoded in (by each encoder); checks the prompt
+     * without running the text encoders.
+     *
+     * @param prompt a prompt
+     * @return 1 for prompts of up to 75 tokens without {@code BREAK}
+     * @throws PromptParseException if the prompt is not valid in this conditioner's syntax
+     * @throws IllegalArgumentException if the prompt needs more than {@value
+     *     ClipConditioner#MAX_CHUNKS} chunks
+     */
+    public int chunkCount(String prompt) {
+        return Math.max(chunks(chunker1, prompt).size(), chunks(chunker2, prompt).size());
+    }
+
+    private List<PromptChunks.Chunk> chunks(PromptChunks chunker, String prompt) {
+        return chunker.of(syntax == PromptSyntax.A1111 ? PromptParser.parse(prompt)
+                : PromptParser.plain(prompt));
     }
 
     /**
@@ -176,7 +301,8 @@ public final class SdxlConditioner implements Conditioner {
      */
     public SdxlConditioner withWeightOverlays(WeightOverlay textEncoder,
             WeightOverlay textEncoder2) {
-        return new SdxlConditioner(this, textEncoder, textEncoder2, embeddings);
+        return new SdxlConditioner(this, clipSkip, syntax, textEncoder, textEncoder2, embeddings,
+                prompt2, negativePrompt2);
     }
 
     /**
@@ -238,55 +364,45 @@ public final class SdxlConditioner implements Conditioner {
     }
 
     /**
-     * Encodes prompts.
+     * Encodes prompts; encoder 2 reads the {@linkplain #withSecondPrompts second prompt} if
+     * there is one.
      *
      * @param manager the manager that owns the result
      * @param prompts one or more prompts
-     * @return {@code NDList(encoder_hidden_states (N, 77, D1 + D2), text_embeds (N, P))}
-     * @throws IllegalArgumentException if {@code prompts} is empty
+     * @return {@code NDList(encoder_hidden_states (N, 77·k, D1 + D2), text_embeds (N, P))}, k
+     *     the largest chunk count of the prompts
+     * @throws IllegalArgumentException if {@code prompts} is empty or a prompt too long or (a
+     *     {@link PromptParseException}) not valid in this conditioner's syntax
      * @throws IllegalStateException if a text model's weights are not set
      */
     @Override
     public NDList encode(NDManager manager, List<String> prompts) {
-        if (prompts.isEmpty()) {
-            throw new IllegalArgumentException("at least one prompt is needed");
-        }
-        int n = prompts.size();
-        int t = tokenizer1.maxLength();
-        PromptChunks.Chunk[] chunks1 = chunker1 == null ? null : firstChunks(chunker1, prompts);
-        PromptChunks.Chunk[] chunks2 = chunker2 == null ? null : firstChunks(chunker2, prompts);
-        int[] ids1 = chunks1 == null ? tokenize(tokenizer1, prompts, "tokenizer") : ids(chunks1);
-        int[] ids2 = chunks2 == null ? tokenize(tokenizer2, prompts, "tokenizer_2")
-                : ids(chunks2);
-        Device device = TextModels.deviceOf(text1, "text_encoder");
-        TextModels.deviceOf(text2, "text_encoder_2");
-        try (NDManager sub = manager.newSubManager(device)) {
-            NDList fix1 = chunks1 == null ? null : PromptChunks.fixArrays(sub, chunks1,
-                    text1.config().hiddenSize(), TextModels.dataType(text1));
-            NDList fix2 = chunks2 == null ? null : PromptChunks.fixArrays(sub, chunks2,
-                    text2.config().hiddenSize(), TextModels.dataType(text2));
-            NDArray h1 = text1.hiddenState(overlay1.store(sub), sub.create(ids1, new Shape(n, t)),
-                    1 + clipSkip, fix1 == null ? null : fix1.get(0),
-                    fix1 == null ? null : fix1.get(1));
-            ClipTextModelWithProjection.Output o2 = text2.encode(overlay2.store(sub),
-                    sub.create(ids2, new Shape(n, t)), 1 + clipSkip,
-                    fix2 == null ? null : fix2.get(0), fix2 == null ? null : fix2.get(1));
-            NDArray context = h1.concat(o2.hiddenState().toType(h1.getDataType(), false), 2);
-            NDArray pooled = o2.textEmbeds();
-            context.attach(manager); // (N, T, D1 + D2)
-            pooled.attach(manager); // (N, P)
-            return new NDList(context, pooled);
-        }
+        return encode(manager, prompts, prompt2);
     }
 
     /**
-     * Encodes negative prompts: as {@link #encode}, except that with {@code
-     * forceZerosForEmptyPrompt} every empty prompt's entries are zeros.
+     * The encoding of empty prompts on both encoders (the second prompts ignored): what
+     * prompts of different lengths are padded with.
+     *
+     * @param manager the manager that owns the result
+     * @param batch the batch size
+     * @return as {@link #encode} for {@code batch} empty prompts
+     */
+    @Override
+    public NDList unconditional(NDManager manager, int batch) {
+        return encode(manager, Collections.nCopies(batch, ""), null);
+    }
+
+    /**
+     * Encodes negative prompts: as {@link #encode}, encoder 2 reading the second negative
+     * prompt if there is one, except that with {@code forceZerosForEmptyPrompt} every empty
+     * prompt's entries are zeros (when the second negative prompt is empty too).
      *
      * @param manager the manager that owns the result
      * @param negativePrompts one or more negative prompts
      * @return as {@link #encode}
-     * @throws IllegalArgumentException if {@code negativePrompts} is empty
+     * @throws IllegalArgumentException if {@code negativePrompts} is empty or a prompt cannot
+     *     be read
      * @throws IllegalStateException if a text model's weights are not set
      */
     @Override
@@ -298,7 +414,7 @@ public final class SdxlConditioner implements Conditioner {
         float[] keep = new float[n];
         boolean anyKept = false;
         for (int i = 0; i < n; i++) {
-            keep[i] = forceZerosForEmptyPrompt && negativePrompts.get(i).isEmpty() ? 0 : 1;
+            keep[i] = isZeroNegative(negativePrompts.get(i)) ? 0 : 1;
             anyKept |= keep[i] != 0;
         }
         if (!anyKept) {
@@ -309,7 +425,7 @@ public final class SdxlConditioner implements Conditioner {
             NDArray pooled = manager.zeros(new Shape(n, pooledDim()), type, device);
             return new NDList(context, pooled);
         }
-        NDList out = encode(manager, negativePrompts);
+        NDList out = encode(manager, negativePrompts, negativePrompt2);
         for (float k : keep) {
             if (k == 0) { // some empty, some not: zero the empty rows
                 NDArray mask = manager.create(keep, new Shape(n, 1))
@@ -323,18 +439,90 @@ public final class SdxlConditioner implements Conditioner {
         return out;
     }
 
-    /** Each prompt's first 77-token chunk; the rest is dropped with a warning. */
-    private static PromptChunks.Chunk[] firstChunks(PromptChunks chunker, List<String> prompts) {
-        PromptChunks.Chunk[] out = new PromptChunks.Chunk[prompts.size()];
-        for (int i = 0; i < out.length; i++) {
-            List<PromptChunks.Chunk> all = chunker.of(PromptParser.plain(prompts.get(i)));
-            if (all.size() > 1) {
-                LOG.warn("Prompt is longer than the 75 tokens SDXL's encoders take (trigger"
-                        + " words counted as their vectors); ignored the rest");
-            }
-            out[i] = all.get(0);
+    /**
+     * Whether {@link #encodeNegative} gives a negative prompt all zeros: with {@code
+     * forceZerosForEmptyPrompt}, an empty negative prompt without a second negative prompt.
+     *
+     * @param negativePrompt a negative prompt
+     * @return true if its entries are zeros
+     */
+    public boolean isZeroNegative(String negativePrompt) {
+        return forceZerosForEmptyPrompt && negativePrompt.isEmpty() && negativePrompt2 == null;
+    }
+
+    /**
+     * Both encoders over the prompts' chunks, chunk by chunk.
+     *
+     * @param second what encoder 2 reads instead of each prompt, or null for the prompt
+     */
+    private NDList encode(NDManager manager, List<String> prompts, String second) {
+        if (prompts.isEmpty()) {
+            throw new IllegalArgumentException("at least one prompt is needed");
         }
-        return out;
+        int n = prompts.size();
+        List<List<PromptChunks.Chunk>> all1 = new ArrayList<>(n);
+        List<List<PromptChunks.Chunk>> all2 = new ArrayList<>(n);
+        int count = 0;
+        for (String p : prompts) {
+            List<PromptChunks.Chunk> c1 = chunks(chunker1, p);
+            List<PromptChunks.Chunk> c2 = chunks(chunker2, second == null ? p : second);
+            all1.add(c1);
+            all2.add(c2);
+            count = Math.max(count, Math.max(c1.size(), c2.size()));
+        }
+        Device device = TextModels.deviceOf(text1, "text_encoder");
+        TextModels.deviceOf(text2, "text_encoder_2");
+        try (NDManager sub = manager.newSubManager(device)) {
+            ParameterStore ps1 = overlay1.store(sub);
+            ParameterStore ps2 = overlay2.store(sub);
+            NDList parts = new NDList();
+            NDArray pooled = null;
+            for (int k = 0; k < count; k++) {
+                NDArray h1 = states1(sub, ps1, column(all1, k, chunker1)); // (N, T, D1)
+                ClipTextModelWithProjection.Output o2 = states2(sub, ps2,
+                        column(all2, k, chunker2)); // (N, T, D2), (N, P)
+                if (k == 0) {
+                    pooled = o2.textEmbeds();
+                }
+                parts.add(h1.concat(o2.hiddenState().toType(h1.getDataType(), false), 2));
+            }
+            NDArray context = parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 1);
+            context.attach(manager); // (N, 77k, D1 + D2)
+            pooled.attach(manager); // (N, P)
+            return new NDList(context, pooled);
+        }
+    }
+
+    /** Chunk k of every prompt, the empty chunk for prompts with fewer. */
+    private static PromptChunks.Chunk[] column(List<List<PromptChunks.Chunk>> all, int k,
+            PromptChunks chunker) {
+        PromptChunks.Chunk[] batch = new PromptChunks.Chunk[all.size()];
+        for (int i = 0; i < batch.length; i++) {
+            batch[i] = k < all.get(i).size() ? all.get(i).get(k) : chunker.empty();
+        }
+        return batch;
+    }
+
+    /** text_encoder over one chunk per prompt: weighted hidden_states[-(clipSkip + 2)]. */
+    private NDArray states1(NDManager sub, ParameterStore ps, PromptChunks.Chunk[] batch) {
+        NDList fix = PromptChunks.fixArrays(sub, batch, text1.config().hiddenSize(),
+                TextModels.dataType(text1));
+        NDArray h = text1.hiddenState(ps, sub.create(ids(batch), new Shape(batch.length,
+                batch[0].ids().length)), 1 + clipSkip, fix == null ? null : fix.get(0),
+                fix == null ? null : fix.get(1));
+        return Emphasis.apply(sub, h, batch);
+    }
+
+    /** text_encoder_2 over one chunk per prompt: weighted states and the unweighted pooled. */
+    private ClipTextModelWithProjection.Output states2(NDManager sub, ParameterStore ps,
+            PromptChunks.Chunk[] batch) {
+        NDList fix = PromptChunks.fixArrays(sub, batch, text2.config().hiddenSize(),
+                TextModels.dataType(text2));
+        ClipTextModelWithProjection.Output o = text2.encode(ps, sub.create(ids(batch),
+                new Shape(batch.length, batch[0].ids().length)), 1 + clipSkip,
+                fix == null ? null : fix.get(0), fix == null ? null : fix.get(1));
+        return new ClipTextModelWithProjection.Output(Emphasis.apply(sub, o.hiddenState(), batch),
+                o.textEmbeds());
     }
 
     private static int[] ids(PromptChunks.Chunk[] chunks) {
@@ -342,21 +530,6 @@ public final class SdxlConditioner implements Conditioner {
         int[] ids = new int[chunks.length * t];
         for (int i = 0; i < chunks.length; i++) {
             System.arraycopy(chunks[i].ids(), 0, ids, i * t, t);
-        }
-        return ids;
-    }
-
-    private static int[] tokenize(ClipTokenizer tokenizer, List<String> prompts, String which) {
-        int t = tokenizer.maxLength();
-        int[] ids = new int[prompts.size() * t];
-        for (int i = 0; i < prompts.size(); i++) {
-            ClipTokenizer.Encoding e = tokenizer.encode(prompts.get(i));
-            if (e.truncated()) {
-                LOG.warn("Prompt has {} tokens, more than the {} {} takes; ignored the last {}"
-                        + " characters (after clean-up)", e.textTokens(), t - 2, which,
-                        e.droppedChars());
-            }
-            System.arraycopy(e.ids(), 0, ids, i * t, t);
         }
         return ids;
     }

@@ -99,10 +99,15 @@ class SdxlParityTest {
     }
 
     private static <B extends Block> B load(B block, Path dir, String file) throws Exception {
+        return load(block, dir, file, manager);
+    }
+
+    private static <B extends Block> B load(B block, Path dir, String file, NDManager m)
+            throws Exception {
         try (SafetensorsFile f = SafetensorsFile.open(dir.resolve(file))) {
             StateDict.load(dir.getFileName().toString(), ParameterNames.of(block), List.of(f),
                     KeyMapping.identity().skipping(ClipTextModel.BUFFER_KEYS::contains),
-                    manager, DataType.FLOAT32);
+                    m, DataType.FLOAT32);
         }
         return block;
     }
@@ -117,6 +122,127 @@ class SdxlParityTest {
 
     private static final String[][] PROMPTS = {
         {"prompt", "a cat face"}, {"negative", "red apple"}, {"empty", ""}};
+
+    /** The fixture's two encoders as an SdxlConditioner, their weights in {@code m}. */
+    static SdxlConditioner fixtureConditioner(NDManager m) throws Exception {
+        Path dir = dir();
+        ClipTokenizer tok1 = ClipTokenizer.load(dir.resolve("tokenizer"));
+        ClipTokenizer tok2 = ClipTokenizer.load(dir.resolve("tokenizer_2"));
+        Path t1 = dir.resolve("text_encoder");
+        Path t2 = dir.resolve("text_encoder_2");
+        ClipTextModel text1 = load(new ClipTextModel(ClipTextConfig.fromJson(
+                t1.resolve("config.json"))), t1, "model.safetensors", m);
+        int eos = JSON.readTree(t2.resolve("config.json").toFile()).get("eos_token_id").asInt();
+        ClipTextModelWithProjection text2 = load(new ClipTextModelWithProjection(
+                ClipTextConfig.fromJson(t2.resolve("config.json")), eos), t2,
+                "model.safetensors", m);
+        return new SdxlConditioner(tok1, text1, tok2, text2, 0, true);
+    }
+
+    /**
+     * Clip skip, prompt_2 / negative_prompt_2 and a weighted prompt against the restated
+     * encode_prompt of {@code make_sdxl_prompt_fixtures.py} ({@code prompts.safetensors}).
+     */
+    @Test
+    void clipSkipSecondPromptsAndWeightsMatchTheReference() throws Exception {
+        SdxlConditioner base = fixtureConditioner(manager);
+        SdxlConditioner skip = base.withClipSkip(1);
+        assertThat(skip.clipSkip()).isEqualTo(1);
+        try (SafetensorsFile ref = SafetensorsFile.open(dir().resolve("prompts.safetensors"));
+                SafetensorsFile old = SafetensorsFile.open(dir().resolve(
+                        "reference.safetensors"));
+                NDManager m = manager.newSubManager()) {
+            for (String[] p : PROMPTS) {
+                NDList cond = skip.encode(m, List.of(p[1]));
+                checkComponent("SDXL clip_skip 1 prompt_embeds, " + p[0], cond.get(0),
+                        ref.read("clipskip1.context." + p[0], m));
+                checkComponent("SDXL clip_skip 1 pooled, " + p[0], cond.get(1),
+                        ref.read("clipskip1.pooled." + p[0], m));
+                // The pooled output ignores the clip skip; the states do not.
+                assertThat(DiffusersParityTest.relativeError(cond.get(1),
+                        base.encode(m, List.of(p[1])).get(1))).isZero();
+                assertThat(DiffusersParityTest.relativeError(cond.get(0),
+                        old.read("cond.context." + p[0], m))).isGreaterThan(1e-2);
+            }
+            SdxlConditioner pair = base.withSecondPrompts("blue sky", "green tree");
+            NDList cond = pair.encode(m, List.of("a cat face"));
+            checkComponent("SDXL prompt + prompt_2", cond.get(0),
+                    ref.read("pair.context.prompt", m));
+            checkComponent("SDXL pooled of prompt_2", cond.get(1),
+                    ref.read("pair.pooled.prompt", m));
+            NDList uncond = pair.encodeNegative(m, List.of("red apple"));
+            checkComponent("SDXL negative + negative_prompt_2", uncond.get(0),
+                    ref.read("pair.context.negative", m));
+            checkComponent("SDXL pooled of negative_prompt_2", uncond.get(1),
+                    ref.read("pair.pooled.negative", m));
+            NDList weighted = base.encode(m, List.of("a (cat:1.3) face"));
+            checkComponent("SDXL 'a (cat:1.3) face' (A1111 emphasis per encoder)",
+                    weighted.get(0), ref.read("weighted.context", m));
+            checkComponent("SDXL 'a (cat:1.3) face' pooled (unweighted)", weighted.get(1),
+                    ref.read("weighted.pooled", m));
+            // 100 tokens with a weight in the second chunk: A1111's 75 + 25 chunks.
+            JsonNode longRun = JSON.readTree(dir().resolve("prompt-cases.json").toFile())
+                    .get("cases").get(6);
+            NDList longCond = base.encode(m, List.of(longRun.get("prompt").asText()));
+            assertThat(longCond.get(0).getShape()).isEqualTo(new Shape(1, 154, 40));
+            checkComponent("SDXL 100-token weighted prompt, 2 chunks", longCond.get(0),
+                    ref.read("long.context", m));
+            checkComponent("SDXL 100-token prompt, pooled of chunk 1", longCond.get(1),
+                    ref.read("long.pooled", m));
+        }
+    }
+
+    @Test
+    void aClipSkipLeavingNoLayerIsRefusedNamingTheLayerCounts() throws Exception {
+        SdxlConditioner base = fixtureConditioner(manager);
+        assertThatThrownBy(() -> base.withClipSkip(2)).isInstanceOf(
+                IllegalArgumentException.class).hasMessageContaining("clipSkip must be in 0..1")
+                .hasMessageContaining("3 (text_encoder) and 3 (text_encoder_2) layers");
+        assertThatThrownBy(() -> pipeline().generate(GenerationRequest.builder("a cat face")
+                .clipSkip(2).steps(1).build())).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("hidden_states[-(clipSkip + 2)]");
+    }
+
+    static Stream<Arguments> promptRuns() throws IOException {
+        List<Arguments> out = new ArrayList<>();
+        for (JsonNode c : JSON.readTree(dir().resolve("prompt-cases.json").toFile())
+                .get("cases")) {
+            out.add(Arguments.of(c.get("key").asText(), String.format(Locale.ROOT,
+                    "%s n=%d clip_skip=%d prompt_2=%s negative='%s' negative_2=%s",
+                    c.get("sampler").asText(), c.get("images").asInt(),
+                    c.get("clip_skip").asInt(), c.get("prompt_2"),
+                    c.get("negative_prompt").asText(), c.get("negative_prompt_2")), c));
+        }
+        return out.stream();
+    }
+
+    /** The clip skip and second-prompt runs of {@code make_sdxl_prompt_fixtures.py}. */
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("promptRuns")
+    void promptRunsMatchStableDiffusionXLPipeline(String key, String label, JsonNode c)
+            throws Exception {
+        GenerationRequest request = GenerationRequest.builder(c.get("prompt").asText())
+                .prompt2(c.get("prompt_2").isNull() ? null : c.get("prompt_2").asText())
+                .negativePrompt(c.get("negative_prompt").asText())
+                .negativePrompt2(c.get("negative_prompt_2").isNull() ? null
+                        : c.get("negative_prompt_2").asText())
+                .clipSkip(c.get("clip_skip").asInt())
+                .steps(c.get("steps").asInt())
+                .sampler(c.get("sampler").asText())
+                .guidanceScale(c.get("guidance").asDouble())
+                .numImages(c.get("images").asInt())
+                .seed(c.get("seed").asLong())
+                .build();
+        GenerationResult result = pipeline().generate(request);
+        float[] expected;
+        try (SafetensorsFile ref = SafetensorsFile.open(dir().resolve("prompts.safetensors"))) {
+            expected = ref.readFloats(key);
+        }
+        int worst = DiffusersParityTest.worstDifference(result.images(), expected);
+        report("sdxl " + key + " " + label, worst + "/255");
+        assertThat(worst).as(label + ": max pixel difference (of 255)")
+                .isLessThanOrEqualTo(PIXEL_TOLERANCE);
+    }
 
     @Test
     void textEncodersAndConditionerMatch() throws Exception {

@@ -73,7 +73,8 @@ class ClipConditionerTest {
             }
         }
         assertThatThrownBy(() -> new ClipConditioner(ClipFixtures.clip(), model, 2))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("clipSkip");
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("clipSkip")
+                .hasMessageContaining("(the text encoder has 2 layers)");
     }
 
     @Test

@@ -38,6 +38,14 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--negative", defaultValue = "", description = "Negative prompt.")
     String negative;
 
+    @Option(names = "--prompt-2", paramLabel = "TEXT", description = "SDXL: the prompt of the"
+            + " second text encoder (diffusers' prompt_2; default: the prompt).")
+    String prompt2;
+
+    @Option(names = "--negative-prompt-2", paramLabel = "TEXT", description = "SDXL: the"
+            + " negative prompt of the second text encoder (default: --negative).")
+    String negativePrompt2;
+
     @Option(names = "--steps", defaultValue = "20", description = "Sampler steps (default 20).")
     int steps;
 
@@ -150,7 +158,8 @@ final class GenerateCommand implements Callable<Integer> {
         GenerationRequest.Builder b = GenerationRequest.builder(prompt)
                 .negativePrompt(negative).steps(steps).numImages(count).sampler(sampler)
                 .spacing(spacing).strength(strength)
-                .guidanceScale(guidance != null ? guidance : 0).clipSkip(clipSkip);
+                .guidanceScale(guidance != null ? guidance : 0).clipSkip(clipSkip)
+                .prompt2(prompt2).negativePrompt2(negativePrompt2);
         if (seed != null) {
             b.seed(seed);
         }

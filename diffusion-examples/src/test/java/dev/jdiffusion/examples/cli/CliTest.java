@@ -128,6 +128,25 @@ class CliTest {
     }
 
     @Test
+    void secondPromptsReachSdxlAndAreRefusedForOneTextEncoder() throws IOException {
+        Path sdxl = Path.of("..", "diffusion-djl", "src", "test", "resources", "reference",
+                "sdxl").toAbsolutePath().normalize();
+        assertTrue(Files.isDirectory(sdxl), sdxl.toString());
+        Path png = tmp.resolve("two.png");
+        Run r = run("generate", "a cat face", "--model", sdxl.toString(), "--steps", "2",
+                "--seed", "7", "--prompt-2", "blue sky", "--negative-prompt-2", "green tree",
+                "-o", png.toString(), "--scale", "1");
+        assertEquals(0, r.code, r.err);
+        String parameters = pngText(png).get("parameters");
+        assertTrue(parameters.contains("Prompt 2: blue sky"), parameters);
+        assertTrue(parameters.contains("Negative prompt 2: green tree"), parameters);
+        Run one = run("generate", "a cat", "--model", model(), "--steps", "2",
+                "--prompt-2", "a dog");
+        assertEquals(1, one.code, one.err);
+        assertTrue(one.err.contains("one text encoder"), one.err);
+    }
+
+    @Test
     void clipSkipEmbeddingsAndPromptSyntaxErrors() throws IOException {
         Path png = tmp.resolve("skip.png");
         Run r = run("generate", "a cat face", "--model", model(), "--steps", "2", "--seed", "7",
