@@ -299,6 +299,26 @@ public final class DiffusionPipeline implements Pipeline {
         return codec;
     }
 
+    /** The denoising network (package-private, for tests and the two-stage pipeline). */
+    NoiseNetwork network() {
+        return network;
+    }
+
+    /** The conditioner, or null (package-private, for tests). */
+    Conditioner conditioner() {
+        return conditioner;
+    }
+
+    /** The manager of this pipeline's arrays (package-private, for tests). */
+    NDManager manager() {
+        return manager;
+    }
+
+    /** A derived pipeline with another conditioner over the same weights (for tests). */
+    DiffusionPipeline withConditioner(Conditioner other) {
+        return new DiffusionPipeline(this, null, network, other, loras);
+    }
+
     /**
      * The noise schedule the model was trained with.
      *
@@ -448,7 +468,7 @@ public final class DiffusionPipeline implements Pipeline {
         // Conditioning: [uncond; cond] when guided, cond alone otherwise.
         NDList condition = p.conditioner() == null ? new NDList()
                 : TextConditioning.encode(p.conditioner(), rm, p.prompt(), r.negativePrompt(), n,
-                        p.guided());
+                        p.guided(), p.width(), p.height());
         if (network.guidanceEmbeddingDim() > 0) {
             condition.add(GuidanceEmbedding.of(rm, r.guidanceScale() - 1, n,
                     network.guidanceEmbeddingDim()));

@@ -8,6 +8,7 @@ import dev.jdiffusion.api.Conditioner;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.djl.text.ClipConditioner;
 import dev.jdiffusion.djl.text.PromptSyntax;
+import dev.jdiffusion.djl.text.SdxlConditioner;
 import java.util.Collections;
 
 /**
@@ -52,6 +53,22 @@ final class TextConditioning {
     /** The clip skip a request's conditioner uses (0 without a CLIP text encoder). */
     static int clipSkip(Conditioner c) {
         return c instanceof ClipConditioner clip ? clip.clipSkip() : 0;
+    }
+
+    /**
+     * Encodes a request's prompts for n images of width × height pixels: {@code [uncond;
+     * cond]} along the batch when guided, the prompt alone otherwise; an SDXL conditioner's
+     * time ids per side are appended as a third entry.
+     */
+    static NDList encode(Conditioner c, NDManager rm, String prompt, String negative, int n,
+            boolean guided, int width, int height) {
+        NDList out = encode(c, rm, prompt, negative, n, guided);
+        if (c instanceof SdxlConditioner sdxl) {
+            NDArray ids = sdxl.timeIds(rm, n, height, width, false);
+            out.add(guided ? NDArrays.concat(new NDList(sdxl.timeIds(rm, n, height, width, true),
+                    ids), 0) : ids);
+        }
+        return out;
     }
 
     /**

@@ -27,7 +27,14 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code text_embeds} (N, P): encoder 2's pooled, projected output.</li>
  * </ol>
  * The UNet's other added input, the micro-conditioning {@code time_ids}, depends on the image
- * size, not on the prompt; the pipeline's network adds it (see {@code UNetNetwork}).
+ * size, not on the prompt: {@link #timeIds} gives it per side of the guidance.
+ *
+ * <p><b>Refiner.</b> {@link #refiner} makes the conditioner of an SDXL refiner, which has
+ * {@code text_encoder_2} only: {@code encoder_hidden_states} is then encoder 2's hidden states
+ * alone (N, 77, D2), and with {@link #withAestheticScores} (model_index.json's {@code
+ * requires_aesthetics_score}) the time ids are (H, W, crop top, crop left, aesthetic score),
+ * with one score for the prompt and another for the negative prompt, as diffusers'
+ * {@code StableDiffusionXLImg2ImgPipeline} makes them.
  *
  * <p>With {@code forceZerosForEmptyPrompt} (model_index.json's {@code
  * force_zeros_for_empty_prompt}, true for SDXL base), an empty negative prompt is all zeros in
@@ -57,6 +64,13 @@ public final class SdxlConditioner implements Conditioner {
     private final List<TextualInversion> embeddings;
     private final PromptChunks chunker1; // null without embeddings
     private final PromptChunks chunker2;
+    /** Aesthetic scores of the prompt and the negative side (5 time ids); null for 6. */
+    private final double[] aesthetic;
+
+    /** diffusers' default {@code aesthetic_score} of the refiner's prompt side. */
+    public static final double DEFAULT_AESTHETIC_SCORE = 6.0;
+    /** diffusers' default {@code negative_aesthetic_score}. */
+    public static final double DEFAULT_NEGATIVE_AESTHETIC_SCORE = 2.5;
 
     /**
      * Joins the two tokenizers and text encoders.
@@ -74,15 +88,44 @@ public final class SdxlConditioner implements Conditioner {
     public SdxlConditioner(ClipTokenizer tokenizer1, ClipTextModel text1,
             ClipTokenizer tokenizer2, ClipTextModelWithProjection text2, int clipSkip,
             boolean forceZerosForEmptyPrompt) {
-        fits("tokenizer / text_encoder", tokenizer1, text1.config());
+        this(java.util.Objects.requireNonNull(tokenizer1, "tokenizer1"),
+                java.util.Objects.requireNonNull(text1, "text1"), tokenizer2, text2, clipSkip,
+                forceZerosForEmptyPrompt, true);
+    }
+
+    /**
+     * The conditioner of an SDXL refiner: {@code tokenizer_2} and {@code text_encoder_2} only.
+     * Its time ids are the base's six until {@link #withAestheticScores} is applied.
+     *
+     * @param tokenizer2 {@code tokenizer_2}
+     * @param text2 {@code text_encoder_2}, weights set before {@link #encode} is called
+     * @param clipSkip 0 for the penultimate layer, k for k layers before it
+     * @param forceZerosForEmptyPrompt whether an empty negative prompt is all zeros (false for
+     *     the released refiner)
+     * @return the conditioner
+     * @throws IllegalArgumentException if the tokenizer does not fit the encoder or {@code
+     *     clipSkip} leaves no layer
+     */
+    public static SdxlConditioner refiner(ClipTokenizer tokenizer2,
+            ClipTextModelWithProjection text2, int clipSkip, boolean forceZerosForEmptyPrompt) {
+        return new SdxlConditioner(null, null, tokenizer2, text2, clipSkip,
+                forceZerosForEmptyPrompt, true);
+    }
+
+    private SdxlConditioner(ClipTokenizer tokenizer1, ClipTextModel text1,
+            ClipTokenizer tokenizer2, ClipTextModelWithProjection text2, int clipSkip,
+            boolean forceZerosForEmptyPrompt, boolean checked) { // checked: a signature of its own
+        if (text1 != null) {
+            fits("tokenizer / text_encoder", tokenizer1, text1.config());
+        }
         fits("tokenizer_2 / text_encoder_2", tokenizer2, text2.config());
-        if (tokenizer1.maxLength() != tokenizer2.maxLength()) {
+        if (text1 != null && tokenizer1.maxLength() != tokenizer2.maxLength()) {
             throw new IllegalArgumentException("tokenizer pads to " + tokenizer1.maxLength()
                     + " tokens but tokenizer_2 to " + tokenizer2.maxLength()
                     + "; their hidden states are concatenated and must have one length");
         }
-        int layers = Math.min(text1.config().numHiddenLayers(),
-                text2.config().numHiddenLayers());
+        int layers = text1 == null ? text2.config().numHiddenLayers()
+                : Math.min(text1.config().numHiddenLayers(), text2.config().numHiddenLayers());
         if (clipSkip < 0 || clipSkip + 1 >= layers) {
             throw new IllegalArgumentException("clipSkip must be in 0.." + (layers - 2)
                     + " (SDXL starts from the penultimate layer), got " + clipSkip);
@@ -98,10 +141,17 @@ public final class SdxlConditioner implements Conditioner {
         this.embeddings = List.of();
         this.chunker1 = null;
         this.chunker2 = null;
+        this.aesthetic = null;
     }
 
     private SdxlConditioner(SdxlConditioner base, WeightOverlay overlay1,
             WeightOverlay overlay2, List<TextualInversion> embeddings) {
+        this(base, overlay1, overlay2, embeddings, base.aesthetic);
+    }
+
+    private SdxlConditioner(SdxlConditioner base, WeightOverlay overlay1,
+            WeightOverlay overlay2, List<TextualInversion> embeddings, double[] aesthetic) {
+        this.aesthetic = aesthetic;
         this.tokenizer1 = base.tokenizer1;
         this.text1 = base.text1;
         this.tokenizer2 = base.tokenizer2;
@@ -115,8 +165,8 @@ public final class SdxlConditioner implements Conditioner {
             this.chunker1 = null;
             this.chunker2 = null;
         } else {
-            int chunk = tokenizer1.maxLength() - 2;
-            this.chunker1 = new PromptChunks(tokenizer1, Triggers.of(this.embeddings, tokenizer1,
+            int chunk = tokenizer2.maxLength() - 2;
+            this.chunker1 = text1 == null ? null : new PromptChunks(tokenizer1, Triggers.of(this.embeddings, tokenizer1,
                     chunk, (e, w) -> part(e, w, "clip_l", text1.config().hiddenSize())), ClipConditioner.MAX_CHUNKS);
             this.chunker2 = new PromptChunks(tokenizer2, Triggers.of(this.embeddings, tokenizer2,
                     chunk, (e, w) -> part(e, w, "clip_g", text2.config().hiddenSize())), ClipConditioner.MAX_CHUNKS);
@@ -180,9 +230,75 @@ public final class SdxlConditioner implements Conditioner {
     }
 
     /**
+     * This conditioner with SDXL refiner time ids (H, W, crop top, crop left, score):
+     * {@code aestheticScore} for the prompt side, {@code negativeAestheticScore} for the
+     * negative side of the guidance. This conditioner is unchanged.
+     *
+     * @param aestheticScore the prompt side's score (diffusers' default {@value
+     *     #DEFAULT_AESTHETIC_SCORE})
+     * @param negativeAestheticScore the negative side's score (default {@value
+     *     #DEFAULT_NEGATIVE_AESTHETIC_SCORE})
+     * @return a conditioner sharing the tokenizers, encoders and weight overlays
+     * @throws IllegalArgumentException if a score is not finite
+     */
+    public SdxlConditioner withAestheticScores(double aestheticScore,
+            double negativeAestheticScore) {
+        if (!Double.isFinite(aestheticScore) || !Double.isFinite(negativeAestheticScore)) {
+            throw new IllegalArgumentException("aesthetic scores must be finite, got "
+                    + aestheticScore + " and " + negativeAestheticScore);
+        }
+        return new SdxlConditioner(this, overlay1, overlay2, embeddings,
+                new double[] {aestheticScore, negativeAestheticScore});
+    }
+
+    /**
+     * Whether this is a refiner's conditioner, without {@code text_encoder}.
+     *
+     * @return {@code true} if only encoder 2 is used
+     */
+    public boolean isRefiner() {
+        return text1 == null;
+    }
+
+    /**
+     * The number of micro-conditioning time ids the UNet takes with this conditioner.
+     *
+     * @return 5 with aesthetic scores, 6 otherwise
+     */
+    public int timeIdCount() {
+        return aesthetic == null ? 6 : 5;
+    }
+
+    /**
+     * The micro-conditioning {@code time_ids} for n images of {@code height} × {@code width}
+     * pixels, as diffusers' SDXL pipelines make them by default (original size = target size =
+     * the image size, no crop): (H, W, 0, 0, H, W), or with aesthetic scores (H, W, 0, 0,
+     * score) with the score of the side asked for.
+     *
+     * @param manager the manager that owns the result
+     * @param n the number of rows
+     * @param height the image height in pixels
+     * @param width the image width in pixels
+     * @param negative whether the rows are for the negative (unconditional) side
+     * @return (n, {@link #timeIdCount()}) float32, on encoder 2's device
+     */
+    public NDArray timeIds(NDManager manager, int n, int height, int width, boolean negative) {
+        float h = height;
+        float w = width;
+        float[] row = aesthetic == null ? new float[] {h, w, 0, 0, h, w}
+                : new float[] {h, w, 0, 0, (float) aesthetic[negative ? 1 : 0]};
+        float[] all = new float[n * row.length];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(row, 0, all, i * row.length, row.length);
+        }
+        return manager.create(all, new Shape(n, row.length))
+                .toDevice(TextModels.deviceOf(text2, "text_encoder_2"), false);
+    }
+
+    /**
      * The first text encoder, {@code text_encoder} (CLIP ViT-L).
      *
-     * @return the encoder given at construction
+     * @return the encoder given at construction, or null for a {@link #refiner}
      */
     public ClipTextModel textEncoder() {
         return text1;
@@ -216,7 +332,7 @@ public final class SdxlConditioner implements Conditioner {
      * @return D1 + D2
      */
     public int contextDim() {
-        return text1.config().hiddenSize() + text2.config().hiddenSize();
+        return (text1 == null ? 0 : text1.config().hiddenSize()) + text2.config().hiddenSize();
     }
 
     /**
@@ -242,7 +358,8 @@ public final class SdxlConditioner implements Conditioner {
      *
      * @param manager the manager that owns the result
      * @param prompts one or more prompts
-     * @return {@code NDList(encoder_hidden_states (N, 77, D1 + D2), text_embeds (N, P))}
+     * @return {@code NDList(encoder_hidden_states (N, 77, D1 + D2), text_embeds (N, P))}, D1 = 0
+     *     for a refiner
      * @throws IllegalArgumentException if {@code prompts} is empty
      * @throws IllegalStateException if a text model's weights are not set
      */
@@ -252,26 +369,30 @@ public final class SdxlConditioner implements Conditioner {
             throw new IllegalArgumentException("at least one prompt is needed");
         }
         int n = prompts.size();
-        int t = tokenizer1.maxLength();
+        int t = tokenizer2.maxLength();
         PromptChunks.Chunk[] chunks1 = chunker1 == null ? null : firstChunks(chunker1, prompts);
         PromptChunks.Chunk[] chunks2 = chunker2 == null ? null : firstChunks(chunker2, prompts);
-        int[] ids1 = chunks1 == null ? tokenize(tokenizer1, prompts, "tokenizer") : ids(chunks1);
+        int[] ids1 = text1 == null ? null : chunks1 == null
+                ? tokenize(tokenizer1, prompts, "tokenizer") : ids(chunks1);
         int[] ids2 = chunks2 == null ? tokenize(tokenizer2, prompts, "tokenizer_2")
                 : ids(chunks2);
-        Device device = TextModels.deviceOf(text1, "text_encoder");
-        TextModels.deviceOf(text2, "text_encoder_2");
+        Device device = TextModels.deviceOf(text2, "text_encoder_2");
+        if (text1 != null) {
+            device = TextModels.deviceOf(text1, "text_encoder");
+        }
         try (NDManager sub = manager.newSubManager(device)) {
             NDList fix1 = chunks1 == null ? null : PromptChunks.fixArrays(sub, chunks1,
                     text1.config().hiddenSize(), TextModels.dataType(text1));
             NDList fix2 = chunks2 == null ? null : PromptChunks.fixArrays(sub, chunks2,
                     text2.config().hiddenSize(), TextModels.dataType(text2));
-            NDArray h1 = text1.hiddenState(overlay1.store(sub), sub.create(ids1, new Shape(n, t)),
+            NDArray h1 = text1 == null ? null : text1.hiddenState(overlay1.store(sub), sub.create(ids1, new Shape(n, t)),
                     1 + clipSkip, fix1 == null ? null : fix1.get(0),
                     fix1 == null ? null : fix1.get(1));
             ClipTextModelWithProjection.Output o2 = text2.encode(overlay2.store(sub),
                     sub.create(ids2, new Shape(n, t)), 1 + clipSkip,
                     fix2 == null ? null : fix2.get(0), fix2 == null ? null : fix2.get(1));
-            NDArray context = h1.concat(o2.hiddenState().toType(h1.getDataType(), false), 2);
+            NDArray context = h1 == null ? o2.hiddenState()
+                    : h1.concat(o2.hiddenState().toType(h1.getDataType(), false), 2);
             NDArray pooled = o2.textEmbeds();
             context.attach(manager); // (N, T, D1 + D2)
             pooled.attach(manager); // (N, P)
@@ -302,9 +423,11 @@ public final class SdxlConditioner implements Conditioner {
             anyKept |= keep[i] != 0;
         }
         if (!anyKept) {
-            Device device = TextModels.deviceOf(text1, "text_encoder");
-            DataType type = TextModels.dataType(text1);
-            NDArray context = manager.zeros(new Shape(n, tokenizer1.maxLength(), contextDim()),
+            Device device = text1 == null ? TextModels.deviceOf(text2, "text_encoder_2")
+                    : TextModels.deviceOf(text1, "text_encoder");
+            DataType type = text1 == null ? TextModels.dataType(text2)
+                    : TextModels.dataType(text1);
+            NDArray context = manager.zeros(new Shape(n, tokenizer2.maxLength(), contextDim()),
                     type, device);
             NDArray pooled = manager.zeros(new Shape(n, pooledDim()), type, device);
             return new NDList(context, pooled);

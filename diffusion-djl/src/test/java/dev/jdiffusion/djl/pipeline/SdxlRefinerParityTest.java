@@ -1,14 +1,22 @@
 package dev.jdiffusion.djl.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.ParameterStore;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.GenerationResult;
 import dev.jdiffusion.api.ModelLoadException;
 import dev.jdiffusion.djl.safetensors.SafetensorsFile;
+import dev.jdiffusion.djl.text.SdxlConditioner;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -18,6 +26,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -140,5 +150,154 @@ class SdxlRefinerParityTest {
         GenerationRequest r = request(c).initImage(initImage())
                 .strength(c.get("strength").asDouble()).build();
         check(key, label, base().generate(r));
+    }
+
+    static Stream<Arguments> refinerRuns() throws IOException {
+        return runs("refiner");
+    }
+
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("refinerRuns")
+    void refinerImageToImageMatchesStableDiffusionXLImg2ImgPipeline(String key, String label,
+            JsonNode c) throws Exception {
+        GenerationRequest r = request(c).initImage(initImage())
+                .strength(c.get("strength").asDouble()).build();
+        check(key, label, refiner().generate(r));
+    }
+
+    @Test
+    void theRefinerConditionsOnEncoder2AloneWithAestheticScoreTimeIds() throws Exception {
+        UNetNetwork unet = (UNetNetwork) refiner().network();
+        SdxlConditioner c = (SdxlConditioner) refiner().conditioner();
+        assertThat(c.isRefiner()).isTrue();
+        assertThat(c.textEncoder()).isNull();
+        assertThat(c.contextDim()).isEqualTo(24);
+        assertThat(c.forceZerosForEmptyPrompt()).isFalse();
+        assertThat(c.timeIdCount()).isEqualTo(5);
+        try (SafetensorsFile ref = SafetensorsFile.open(dir().resolve("reference.safetensors"));
+                NDManager m = refiner().manager().newSubManager()) {
+            for (String[] p : new String[][] {{"prompt", "a cat face"}, {"negative", "red apple"},
+                {"empty", ""}}) {
+                NDList cond = c.encode(m, List.of(p[1]));
+                assertThat(DiffusersParityTest.relativeError(cond.get(0),
+                        ref.read("cond.context." + p[0], m))).as(p[0]).isLessThan(1e-4);
+                assertThat(DiffusersParityTest.relativeError(cond.get(1),
+                        ref.read("cond.pooled." + p[0], m))).as(p[0]).isLessThan(1e-4);
+            }
+            // force_zeros_for_empty_prompt false: "" is encoded, not zeros.
+            NDList empty = c.encodeNegative(m, List.of(""));
+            assertThat(DiffusersParityTest.relativeError(empty.get(1),
+                    ref.read("cond.pooled.empty", m))).isLessThan(1e-4);
+            assertThat(c.timeIds(m, 2, 32, 48, false).toFloatArray())
+                    .containsExactly(32, 48, 0, 0, 6f, 32, 48, 0, 0, 6f);
+            assertThat(c.timeIds(m, 1, 32, 48, true).toFloatArray())
+                    .containsExactly(32, 48, 0, 0, 2.5f);
+            SdxlConditioner other = c.withAestheticScores(7, 1);
+            assertThat(other.timeIds(m, 1, 8, 8, true).toFloatArray())
+                    .containsExactly(8, 8, 0, 0, 1f);
+            assertThat(c.timeIds(m, 1, 8, 8, true).toFloatArray()).as("unchanged")
+                    .containsExactly(8, 8, 0, 0, 2.5f);
+
+            NDArray sample = ref.read("unet.in.sample", m);
+            NDArray out = unet.predict(sample, ref.read("unet.in.t", m), new NDList(
+                    ref.read("unet.in.context", m), ref.read("unet.in.text_embeds", m),
+                    ref.read("unet.in.time_ids", m)));
+            assertThat(DiffusersParityTest.relativeError(out, ref.read("unet.out", m)))
+                    .as("refiner UNet with 5 time ids").isLessThan(1e-4);
+            assertThat(out.getShape()).isEqualTo(new Shape(2, 4, 16, 16));
+        }
+    }
+
+    /** The aesthetic scores matter: the negative side's 2.5 given to both sides misses. */
+    @Test
+    void theRefinerRunsTellTheTwoAestheticScoresApart() throws Exception {
+        JsonNode c = (JsonNode) runs("refiner").findFirst().orElseThrow().get()[2];
+        assertThat(c.get("guidance").asDouble()).isGreaterThan(1);
+        DiffusionPipeline p = refiner();
+        SdxlConditioner same = ((SdxlConditioner) p.conditioner()).withAestheticScores(2.5, 2.5);
+        try (DiffusionPipeline equal = p.withConditioner(same)) {
+            GenerationResult result = equal.generate(request(c).initImage(initImage())
+                    .strength(c.get("strength").asDouble()).build());
+            float[] expected;
+            try (SafetensorsFile ref = SafetensorsFile.open(dir().resolve(
+                    "reference.safetensors"))) {
+                expected = ref.readFloats(c.get("key").asText());
+            }
+            assertThat(DiffusersParityTest.worstDifference(result.images(), expected))
+                    .isGreaterThan(4 * PIXEL_TOLERANCE);
+        }
+    }
+
+    /** A copy of the refiner folder whose model_index.json is edited. */
+    static Path copyWith(Path tmp, java.util.function.Consumer<ObjectNode> edit)
+            throws IOException {
+        Path src = dir();
+        try (Stream<Path> files = Files.walk(src)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Path target = tmp.resolve(src.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(f, target);
+                }
+            }
+        }
+        Path index = tmp.resolve("model_index.json");
+        ObjectNode json = (ObjectNode) JSON.readTree(index.toFile());
+        edit.accept(json);
+        Files.writeString(index, json.toString());
+        return tmp;
+    }
+
+    @Test
+    void aRefinerWithoutAestheticScoresIsRefusedWithTheFix(@TempDir Path tmp) throws Exception {
+        Path folder = copyWith(tmp, j -> j.remove("requires_aesthetics_score"));
+        assertThatThrownBy(() -> DiffusionPipeline.load(folder, PipelineOptions.defaults()))
+                .isInstanceOf(ModelLoadException.class)
+                .hasMessageContaining("projection_class_embeddings_input_dim 32")
+                .hasMessageContaining("it fits 5 time ids: set requires_aesthetics_score to true");
+    }
+
+    @Test
+    void aRefinerWithoutTokenizer2OrWithABadFlagIsRefused(@TempDir Path tmp) throws Exception {
+        Path a = Files.createDirectories(tmp.resolve("a"));
+        copyWith(a, j -> j.remove("tokenizer_2"));
+        assertThatThrownBy(() -> DiffusionPipeline.load(a, PipelineOptions.defaults()))
+                .isInstanceOf(ModelLoadException.class).hasMessageContaining("no tokenizer_2");
+        Path b = Files.createDirectories(tmp.resolve("b"));
+        copyWith(b, j -> j.put("requires_aesthetics_score", "yes"));
+        assertThatThrownBy(() -> DiffusionPipeline.load(b, PipelineOptions.defaults()))
+                .isInstanceOf(ModelLoadException.class)
+                .hasMessageContaining("requires_aesthetics_score must be true or false");
+        Path c = Files.createDirectories(tmp.resolve("c"));
+        copyWith(c, j -> j.remove("text_encoder_2"));
+        assertThatThrownBy(() -> DiffusionPipeline.load(c, PipelineOptions.defaults()))
+                .isInstanceOf(ModelLoadException.class)
+                .hasMessageContaining("lists no text_encoder_2");
+    }
+
+    /** The base's UNet attends to both encoders' width: as a refiner folder it is refused. */
+    @Test
+    void aBaseWithAestheticScoresIsRefused(@TempDir Path tmp) throws Exception {
+        Path src = DiffusersParityTest.fixture("sdxl");
+        Path copy = Files.createDirectories(tmp.resolve("base"));
+        try (Stream<Path> files = Files.walk(src)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Path target = copy.resolve(src.relativize(f).toString());
+                if (Files.isDirectory(f)) {
+                    Files.createDirectories(target);
+                } else {
+                    Files.copy(f, target);
+                }
+            }
+        }
+        Path index = copy.resolve("model_index.json");
+        ObjectNode json = (ObjectNode) JSON.readTree(index.toFile());
+        json.put("requires_aesthetics_score", true);
+        Files.writeString(index, json.toString());
+        assertThatThrownBy(() -> DiffusionPipeline.load(copy, PipelineOptions.defaults()))
+                .isInstanceOf(ModelLoadException.class)
+                .hasMessageContaining("it fits 6 time ids: set requires_aesthetics_score to"
+                        + " false");
     }
 }
