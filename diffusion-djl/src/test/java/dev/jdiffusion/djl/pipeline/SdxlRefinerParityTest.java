@@ -15,6 +15,7 @@ import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.GenerationResult;
 import dev.jdiffusion.api.ModelLoadException;
+import dev.jdiffusion.api.Pipeline;
 import dev.jdiffusion.djl.safetensors.SafetensorsFile;
 import dev.jdiffusion.djl.text.SdxlConditioner;
 import java.io.IOException;
@@ -299,5 +300,82 @@ class SdxlRefinerParityTest {
                 .isInstanceOf(ModelLoadException.class)
                 .hasMessageContaining("it fits 6 time ids: set requires_aesthetics_score to"
                         + " false");
+    }
+
+    static Stream<Arguments> ensembleRuns() throws IOException {
+        return runs("ensemble");
+    }
+
+    @ParameterizedTest(name = "{0}: {1}")
+    @MethodSource("ensembleRuns")
+    void baseThenRefinerMatchesDiffusersEnsembleOfExpertDenoisers(String key, String label,
+            JsonNode c) throws Exception {
+        double switchAt = c.get("switch").asDouble();
+        try (Pipeline two = base().withRefiner(refiner(), switchAt)) {
+            GenerationResult result = two.generate(request(c).build());
+            check(key, label, result);
+            String params = result.images().get(0).text().get(GeneratedImage.PARAMETERS_KEY);
+            assertThat(params).contains("Model: sdxl,", "Refiner: sdxl-refiner",
+                    "Refiner switch at: " + switchAt, "Seed: " + c.get("seed").asLong());
+        }
+    }
+
+    @Test
+    void theCutFollowsDiffusersTimestepCutoff() {
+        float[] leading10 = {901, 801, 701, 601, 501, 401, 301, 201, 101, 1};
+        int cut = RefinedPipeline.cutoff(1000, 0.8);
+        assertThat(cut).isEqualTo(200);
+        assertThat(RefinedPipeline.baseEnd(leading10, cut)).isEqualTo(8);
+        assertThat(RefinedPipeline.refinerStart(leading10, cut)).isEqualTo(8);
+        // A timestep equal to the cutoff belongs to the base.
+        assertThat(RefinedPipeline.baseEnd(leading10, 201)).isEqualTo(8);
+        assertThat(RefinedPipeline.refinerStart(leading10, 201)).isEqualTo(8);
+        // Python's round: half to even (2.5 -> 2), not half up.
+        assertThat(RefinedPipeline.cutoff(4, 0.375)).isEqualTo(2);
+        assertThat(RefinedPipeline.cutoff(4, 0.125)).isEqualTo(4);
+        // Another schedule for the refiner (e.g. another step count) is cut on its own.
+        float[] trailing4 = {999, 749, 499, 249};
+        assertThat(RefinedPipeline.refinerStart(trailing4, cut)).isEqualTo(4);
+        assertThat(RefinedPipeline.baseEnd(trailing4, cut)).isEqualTo(4);
+    }
+
+    @Test
+    void switchAtAndClosingAreChecked() throws Exception {
+        assertThatThrownBy(() -> base().withRefiner(refiner(), 1.0))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("switchAt must be in (0, 1)");
+        assertThatThrownBy(() -> base().withRefiner(refiner(), 0))
+                .isInstanceOf(IllegalArgumentException.class);
+        GenerationRequest tiny = GenerationRequest.builder("a cat face").steps(2).seed(1)
+                .guidanceScale(1).build();
+        // Two leading steps are 501 and 1: a cutoff of 990 leaves the base none, one of 0
+        // (round(0.5) = 0) the refiner none.
+        try (Pipeline two = base().withRefiner(refiner(), 0.01)) {
+            assertThatThrownBy(() -> two.generate(tiny))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("leaves the base no step");
+        }
+        try (Pipeline two = base().withRefiner(refiner(), 0.9995)) {
+            assertThatThrownBy(() -> two.generate(tiny))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("leaves the refiner no step");
+        }
+        DiffusionPipeline b = DiffusionPipeline.load(DiffusersParityTest.fixture("sdxl"),
+                PipelineOptions.defaults());
+        DiffusionPipeline r = DiffusionPipeline.load(dir(), PipelineOptions.defaults());
+        try (b; r) {
+            Pipeline two = b.withRefiner(r, 0.5);
+            GenerationResult once = two.generate(tiny);
+            assertThat(two.generate(tiny).images()).as("same seed, same images")
+                    .isEqualTo(once.images());
+            r.close();
+            assertThatThrownBy(() -> two.generate(tiny))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("closed");
+            assertThat(b.generate(tiny).images()).hasSize(1); // the base stays usable
+            two.close();
+            assertThatThrownBy(() -> two.generate(tiny))
+                    .isInstanceOf(IllegalStateException.class);
+        }
     }
 }
