@@ -23,6 +23,9 @@ import java.util.Optional;
  * with η = 1). The step uses x̂₀ and x only, so it equals diffusers' {@code DDPMScheduler} also
  * with {@code clip_sample}. No noise is added on the final step to σ = 0.
  *
+ * <p>{@code sigmas} may also end at a positive level: the run stops there, every step an
+ * ordinary one (the first stage of a base + refiner generation).
+ *
  * <p>Fresh noise comes only from {@link SamplingContext#noiseLike}. Immutable and thread-safe.
  */
 public final class DdpmSampler implements Sampler {
@@ -55,7 +58,7 @@ public final class DdpmSampler implements Sampler {
 
     @Override
     public NDArray sample(Denoiser denoiser, NDArray x, float[] sigmas, SamplingContext ctx) {
-        int steps = SamplerSupport.checkSigmas(sigmas);
+        int steps = SamplerSupport.checkSigmas(sigmas, true); // may stop at a positive level
         NDArray cur = x;
         try {
             for (int i = 0; i < steps; i++) {

@@ -17,6 +17,9 @@ import java.util.Optional;
  * DPMSolverMultistepScheduler} with {@code algorithm_type dpmsolver++}, {@code solver_order 2},
  * {@code solver_type midpoint}. Deterministic; the previous x₀ estimate is local to a call.
  *
+ * <p>{@code sigmas} may also end at a positive level: the run stops there, every step an
+ * ordinary one (the first stage of a base + refiner generation).
+ *
  * <p>Immutable and thread-safe.
  */
 public final class DpmPp2mSampler implements Sampler {
@@ -34,7 +37,7 @@ public final class DpmPp2mSampler implements Sampler {
 
     @Override
     public NDArray sample(Denoiser denoiser, NDArray x, float[] sigmas, SamplingContext ctx) {
-        int steps = SamplerSupport.checkSigmas(sigmas);
+        int steps = SamplerSupport.checkSigmas(sigmas, true); // may stop at a positive level
         NDArray cur = x;
         NDArray oldDenoised = null;
         try {

@@ -19,6 +19,9 @@ import java.util.Optional;
  * Fresh noise z comes only from {@link SamplingContext#noiseLike} (independent Gaussians rather
  * than k-diffusion's Brownian tree, which is equivalent in distribution for these steps).
  *
+ * <p>{@code sigmas} may also end at a positive level: the run stops there, every step an
+ * ordinary one (the first stage of a base + refiner generation).
+ *
  * <p>Immutable and thread-safe.
  */
 public final class DpmPp2mSdeSampler implements Sampler {
@@ -54,7 +57,7 @@ public final class DpmPp2mSdeSampler implements Sampler {
 
     @Override
     public NDArray sample(Denoiser denoiser, NDArray x, float[] sigmas, SamplingContext ctx) {
-        int steps = SamplerSupport.checkSigmas(sigmas);
+        int steps = SamplerSupport.checkSigmas(sigmas, true); // may stop at a positive level
         NDArray cur = x;
         NDArray oldDenoised = null;
         double hLast = 0;

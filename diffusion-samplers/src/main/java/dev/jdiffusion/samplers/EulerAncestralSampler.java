@@ -17,6 +17,9 @@ import java.util.Optional;
  * default) equals diffusers' {@code EulerAncestralDiscreteScheduler}. Noise comes only from
  * {@link SamplingContext#noiseLike}, so a seed reproduces a run.
  *
+ * <p>{@code sigmas} may also end at a positive level: the run stops there, every step an
+ * ordinary one (the first stage of a base + refiner generation).
+ *
  * <p>Immutable and thread-safe.
  */
 public final class EulerAncestralSampler implements Sampler {
@@ -52,7 +55,7 @@ public final class EulerAncestralSampler implements Sampler {
 
     @Override
     public NDArray sample(Denoiser denoiser, NDArray x, float[] sigmas, SamplingContext ctx) {
-        int steps = SamplerSupport.checkSigmas(sigmas);
+        int steps = SamplerSupport.checkSigmas(sigmas, true); // may stop at a positive level
         NDArray cur = x;
         try {
             for (int i = 0; i < steps; i++) {

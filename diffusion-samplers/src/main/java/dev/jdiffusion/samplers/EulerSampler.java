@@ -16,6 +16,9 @@ import java.util.Optional;
  * adding fresh noise). With churn 0 (the default) it is deterministic and equals diffusers'
  * {@code EulerDiscreteScheduler} and DDIM with η = 0.
  *
+ * <p>{@code sigmas} may also end at a positive level: the run stops there, every step an
+ * ordinary one (the first stage of a base + refiner generation).
+ *
  * <p>Immutable and thread-safe.
  */
 public final class EulerSampler implements Sampler {
@@ -60,7 +63,7 @@ public final class EulerSampler implements Sampler {
 
     @Override
     public NDArray sample(Denoiser denoiser, NDArray x, float[] sigmas, SamplingContext ctx) {
-        int steps = SamplerSupport.checkSigmas(sigmas);
+        int steps = SamplerSupport.checkSigmas(sigmas, true); // may stop at a positive level
         NDArray cur = x;
         try {
             for (int i = 0; i < steps; i++) {

@@ -16,6 +16,9 @@ import java.util.Optional;
  * in {@link EulerSampler}. Deterministic without churn; equals diffusers' {@code
  * HeunDiscreteScheduler}.
  *
+ * <p>{@code sigmas} may also end at a positive level: the run stops there, every step an
+ * ordinary one (the first stage of a base + refiner generation).
+ *
  * <p>Immutable and thread-safe.
  */
 public final class HeunSampler implements Sampler {
@@ -60,7 +63,7 @@ public final class HeunSampler implements Sampler {
 
     @Override
     public NDArray sample(Denoiser denoiser, NDArray x, float[] sigmas, SamplingContext ctx) {
-        int steps = SamplerSupport.checkSigmas(sigmas);
+        int steps = SamplerSupport.checkSigmas(sigmas, true); // may stop at a positive level
         NDArray cur = x;
         try {
             for (int i = 0; i < steps; i++) {

@@ -19,6 +19,9 @@ import java.util.Optional;
  * σ<sub>i+1</sub>] (4-point Gauss–Legendre quadrature, exact up to degree 7). The first steps use
  * the lower orders available. Deterministic; the slope history is local to a call.
  *
+ * <p>{@code sigmas} may also end at a positive level: the run stops there, every step an
+ * ordinary one (the first stage of a base + refiner generation).
+ *
  * <p>Immutable and thread-safe.
  */
 public final class LmsSampler implements Sampler {
@@ -58,7 +61,7 @@ public final class LmsSampler implements Sampler {
 
     @Override
     public NDArray sample(Denoiser denoiser, NDArray x, float[] sigmas, SamplingContext ctx) {
-        int steps = SamplerSupport.checkSigmas(sigmas);
+        int steps = SamplerSupport.checkSigmas(sigmas, true); // may stop at a positive level
         double[] s = new double[sigmas.length];
         for (int i = 0; i < s.length; i++) {
             s[i] = sigmas[i];

@@ -242,6 +242,65 @@ public final class DiffusionPipeline implements Pipeline {
     }
 
     /**
+     * This pipeline as the base and {@code refiner} as the second stage of one generation, as
+     * diffusers runs SDXL base + refiner as an "ensemble of expert denoisers": this pipeline
+     * denoises the first {@code switchAt} of the schedule (diffusers' {@code denoising_end}),
+     * the refiner the rest ({@code denoising_start}) from this pipeline's latents, which stay
+     * on the device, are never decoded and never leave the call; the refiner's VAE decodes the
+     * images. A request is run with the same prompts, steps, guidance, seeds and sampler in
+     * both stages (without a sampler: this pipeline's default; without a size: this
+     * pipeline's default size); the noise of each image is one stream across both stages. With
+     * an init image, this pipeline starts at the request's strength (inpainting masks are
+     * refused). The images' {@code parameters} name this pipeline as the {@code Model} and
+     * add {@code Refiner} and {@code Refiner switch at}, as AUTOMATIC1111 writes them; a step
+     * listener sees the base's steps and then the refiner's, each counted from 0.
+     *
+     * <p>Thread-safe: each call holds both pipelines' read locks, as derived pipelines do, so
+     * closing either waits for running calls and makes later calls fail with {@link
+     * IllegalStateException}. Closing the returned pipeline releases nothing: this pipeline
+     * and the refiner stay open until their owner closes them.
+     *
+     * @param refiner the second stage, e.g. an SDXL refiner loaded from its folder
+     * @param switchAt the fraction of the schedule the base runs, in (0, 1); 0.8 is the common
+     *     choice
+     * @return the two-stage pipeline
+     * @throws IllegalArgumentException if {@code switchAt} is not in (0, 1), either pipeline is
+     *     an inpainting model, or their latent spaces (VAE channels and factor) or devices
+     *     differ
+     * @throws IllegalStateException if either pipeline is closed
+     */
+    public Pipeline withRefiner(DiffusionPipeline refiner, double switchAt) {
+        java.util.Objects.requireNonNull(refiner, "refiner");
+        if (!(switchAt > 0 && switchAt < 1)) {
+            throw new IllegalArgumentException("switchAt must be in (0, 1), the fraction of the"
+                    + " schedule the base denoises (e.g. 0.8), got " + switchAt);
+        }
+        if (isClosed() || refiner.isClosed()) {
+            throw new IllegalStateException("the " + (isClosed() ? "base" : "refiner")
+                    + " pipeline is closed");
+        }
+        for (DiffusionPipeline p : List.of(this, refiner)) {
+            if (p.network.inChannels() != p.codec.channels()) {
+                throw new IllegalArgumentException(p.modelName + " is an inpainting model ("
+                        + p.network.inChannels() + " input channels); base + refiner takes"
+                        + " text-to-image models");
+            }
+        }
+        if (codec.channels() != refiner.codec.channels()
+                || codec.factor() != refiner.codec.factor()) {
+            throw new IllegalArgumentException("the refiner's latents (" + refiner.codec.channels()
+                    + " channels, factor " + refiner.codec.factor() + ") do not fit the base's ("
+                    + codec.channels() + " channels, factor " + codec.factor() + ")");
+        }
+        if (!options.device().equals(refiner.options.device())) {
+            throw new IllegalArgumentException("the base runs on " + options.device()
+                    + " but the refiner on " + refiner.options.device()
+                    + "; load both on one device");
+        }
+        return new RefinedPipeline(this, refiner, switchAt);
+    }
+
+    /**
      * Loads a model as {@link #load(Path, PipelineOptions)} does, with decoders arranged by
      * {@code decoders}: a TAESD as the final or preview decoder, tiled VAE, the preview decoder.
      *
@@ -299,6 +358,26 @@ public final class DiffusionPipeline implements Pipeline {
         return codec;
     }
 
+    /** The denoising network (package-private, for tests and the two-stage pipeline). */
+    NoiseNetwork network() {
+        return network;
+    }
+
+    /** The conditioner, or null (package-private, for tests). */
+    Conditioner conditioner() {
+        return conditioner;
+    }
+
+    /** The manager of this pipeline's arrays (package-private, for tests). */
+    NDManager manager() {
+        return manager;
+    }
+
+    /** A derived pipeline with another conditioner over the same weights (for tests). */
+    DiffusionPipeline withConditioner(Conditioner other) {
+        return new DiffusionPipeline(this, null, network, other, loras);
+    }
+
     /**
      * The noise schedule the model was trained with.
      *
@@ -315,6 +394,24 @@ public final class DiffusionPipeline implements Pipeline {
         if (Thread.currentThread().isInterrupted()) {
             throw new GenerationCancelledException(-1, true);
         }
+        return locked(() -> {
+            List<GeneratedImage> images = new ArrayList<>();
+            List<List<GeneratedImage>> progressions = new ArrayList<>();
+            // Grad mode is per thread: off here whichever thread calls.
+            try (GradMode noGrad = GradMode.disabled(); NDManager rm = manager.newSubManager()) {
+                run(plan, rm, images, progressions, noiseFor(plan), null);
+            }
+            return new GenerationResult(images, request,
+                    request.previewEvery() > 0 ? progressions : List.of(),
+                    Duration.ofNanos(System.nanoTime() - start));
+        });
+    }
+
+    /**
+     * Runs {@code body} with the read locks of this pipeline and of those it is derived from
+     * held, so that their arrays stay alive; fails if one of them is closed.
+     */
+    <T> T locked(java.util.function.Supplier<T> body) {
         List<DiffusionPipeline> chain = new ArrayList<>(); // root first, this last
         for (DiffusionPipeline p = this; p != null; p = p.parent) {
             chain.add(0, p);
@@ -329,15 +426,7 @@ public final class DiffusionPipeline implements Pipeline {
                 throw new IllegalStateException(closed ? "the pipeline is closed"
                         : "the base pipeline this one is derived from is closed");
             }
-            List<GeneratedImage> images = new ArrayList<>();
-            List<List<GeneratedImage>> progressions = new ArrayList<>();
-            // Grad mode is per thread: off here whichever thread calls.
-            try (GradMode noGrad = GradMode.disabled(); NDManager rm = manager.newSubManager()) {
-                run(plan, rm, images, progressions);
-            }
-            return new GenerationResult(images, request,
-                    request.previewEvery() > 0 ? progressions : List.of(),
-                    Duration.ofNanos(System.nanoTime() - start));
+            return body.get();
         } finally {
             for (int i = locked - 1; i >= 0; i--) {
                 chain.get(i).lock.readLock().unlock();
@@ -355,13 +444,42 @@ public final class DiffusionPipeline implements Pipeline {
         return false;
     }
 
-    /** Everything a request resolves to before native work starts. */
-    private record Plan(GenerationRequest request, int width, int height, long[] seeds,
+    /**
+     * Everything a request resolves to before native work starts. The run goes from {@code
+     * sigmas[startIndex]} to {@code sigmas[endIndex]}; an end before the last index hands its
+     * latents over instead of decoding them (the first stage of a {@link RefinedPipeline}).
+     */
+    record Plan(GenerationRequest request, int width, int height, long[] seeds,
             Sampler sampler, String samplerName, DiffusersScheduler schedule, float[] sigmas,
-            float[] timesteps, int startIndex, boolean guided, float initSigma,
-            float finalSigma, Conditioner conditioner, String prompt) {}
+            float[] timesteps, int startIndex, int endIndex, boolean guided, float initSigma,
+            float finalSigma, Conditioner conditioner, String prompt) {
 
-    private Plan plan(GenerationRequest r) {
+        /** The same plan between other indices of its sigmas. */
+        Plan between(int start, int end) {
+            return new Plan(request, width, height, seeds, sampler, samplerName, schedule,
+                    sigmas, timesteps, start, end, guided, initSigma, finalSigma, conditioner,
+                    prompt);
+        }
+
+        /** Whether the run stops before the end of the schedule. */
+        boolean handsOver() {
+            return endIndex < sigmas.length - 1;
+        }
+    }
+
+    /** The request's noise: one generator per image, or one for the batch. */
+    static BatchNoise noiseFor(Plan p) {
+        GenerationRequest r = p.request();
+        return r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR
+                ? BatchNoise.shared(p.seeds()[0], r.numImages()) : new BatchNoise(p.seeds());
+    }
+
+    /** The sampler a request without one gets (package-private, for the two-stage pipeline). */
+    String defaultSampler() {
+        return options.defaultSampler();
+    }
+
+    Plan plan(GenerationRequest r) {
         String samplerName = r.sampler() != null ? r.sampler() : options.defaultSampler();
         if (!Samplers.names().contains(samplerName)) {
             throw new IllegalArgumentException("sampler: unknown sampler '" + samplerName
@@ -435,11 +553,17 @@ public final class DiffusionPipeline implements Pipeline {
         boolean guided = conditioner != null && r.guidanceScale() > 1
                 && network.guidanceEmbeddingDim() == 0;
         return new Plan(r, width, height, seeds, sampler, samplerName, schedule, sigmas,
-                timesteps, startIndex, guided, initSigma, finalSigma, text, prompt);
+                timesteps, startIndex, sigmas.length - 1, guided, initSigma, finalSigma, text,
+                prompt);
     }
 
-    private void run(Plan p, NDManager rm, List<GeneratedImage> images,
-            List<List<GeneratedImage>> progressions) {
+    /**
+     * Runs a plan: from {@code start} (latents at {@code sigmas[startIndex]} handed over by a
+     * first stage; no noise is added) or else from noise or the init image. Returns the
+     * latents, undecoded, if the plan hands over; otherwise adds the images and returns null.
+     */
+    NDArray run(Plan p, NDManager rm, List<GeneratedImage> images,
+            List<List<GeneratedImage>> progressions, BatchNoise noise, NDArray start) {
         GenerationRequest r = p.request();
         int n = r.numImages();
         int h = p.height() / codec.factor();
@@ -449,17 +573,15 @@ public final class DiffusionPipeline implements Pipeline {
         // Conditioning: [uncond; cond] when guided, cond alone otherwise.
         NDList condition = p.conditioner() == null ? new NDList()
                 : TextConditioning.encode(p.conditioner(), rm, p.prompt(), r.negativePrompt(), n,
-                        p.guided());
+                        p.guided(), p.width(), p.height());
         if (network.guidanceEmbeddingDim() > 0) {
             condition.add(GuidanceEmbedding.of(rm, r.guidanceScale() - 1, n,
                     network.guidanceEmbeddingDim()));
         }
 
-        BatchNoise noise = r.batchNoise() == GenerationRequest.BatchNoise.SHARED_GENERATOR
-                ? BatchNoise.shared(p.seeds()[0], n) : new BatchNoise(p.seeds());
-        NDArray initNoise = noise.randn(rm, latentShape);
-        float[] sigmas = Arrays.copyOfRange(p.sigmas(), p.startIndex(), p.sigmas().length);
-        if (p.finalSigma() > 0 && sigmas.length > 1) {
+        NDArray initNoise = start != null ? null : noise.randn(rm, latentShape);
+        float[] sigmas = Arrays.copyOfRange(p.sigmas(), p.startIndex(), p.endIndex() + 1);
+        if (p.finalSigma() > 0 && sigmas.length > 1 && !p.handsOver()) {
             // Stop where diffusers' scheduler stops (final_alpha_cumprod); a last step to the
             // same level would change nothing.
             int last = sigmas.length - 1;
@@ -473,7 +595,7 @@ public final class DiffusionPipeline implements Pipeline {
         NDArray initLatents = null;
         NDArray mask = null;
         NDArray maskedLatents = null;
-        if (r.initImage() != null) {
+        if (r.initImage() != null && start == null) {
             NDArray pixels = ImageTensors.toTensor(rm, r.initImage());
             initLatents = repeat(codec.encode(pixels), n);
             if (r.mask() != null) {
@@ -486,8 +608,9 @@ public final class DiffusionPipeline implements Pipeline {
             }
         }
 
-        NDArray x = initNoise.mul(initLatents == null ? p.initSigma() : sigmas[0]);
-        if (initLatents != null && sigmas[0] > 0) {
+        NDArray x = start != null ? start
+                : initNoise.mul(initLatents == null ? p.initSigma() : sigmas[0]);
+        if (initLatents != null && sigmas[0] > 0) { // none with a handed-over start
             x = x.add(initLatents);
         } else if (initLatents != null) {
             x = initLatents;
@@ -507,6 +630,10 @@ public final class DiffusionPipeline implements Pipeline {
             SamplingContext ctx = SamplingContext.of(noise, listener)
                     .withTimesteps(s -> vp.timestepFor((float) s));
             latents = p.sampler().sample(denoiser, x, sigmas, ctx);
+        }
+        if (p.handsOver()) {
+            previews(p, kept, progressions);
+            return latents;
         }
         float end = sigmas[sigmas.length - 1];
         if (end > 0) {
@@ -535,8 +662,15 @@ public final class DiffusionPipeline implements Pipeline {
             images.add(ImageTensors.toImage(pixels, i, p.seeds()[i],
                     Map.of(GeneratedImage.PARAMETERS_KEY, params)));
         }
-        if (r.previewEvery() > 0) {
-            for (int i = 0; i < n; i++) {
+        previews(p, kept, progressions);
+        return null;
+    }
+
+    /** Decodes the kept x₀ previews into each image's progression. */
+    private void previews(Plan p, List<NDArray> kept, List<List<GeneratedImage>> progressions) {
+        int n = p.request().numImages();
+        if (p.request().previewEvery() > 0) {
+            while (progressions.size() < n) {
                 progressions.add(new ArrayList<>());
             }
             for (NDArray x0 : kept) {

@@ -112,7 +112,8 @@ final class LoraPipelines {
         NDManager own = baseManager.newSubManager();
         try {
             Map<String, Parameter> text1 = clip != null ? ParameterNames.of(clip.model())
-                    : sdxl != null ? ParameterNames.of(sdxl.textEncoder()) : null;
+                    : sdxl != null && !sdxl.isRefiner() ? ParameterNames.of(sdxl.textEncoder())
+                    : null;
             Map<String, Parameter> text2 = sdxl != null ? ParameterNames.of(sdxl.textEncoder2())
                     : null;
             LoraMerge.Result r = LoraMerge.compute(loras, ParameterNames.of(unet.unet()), text1,

@@ -182,13 +182,14 @@ final class ModelFolder {
             try {
                 if (text2Dir != null) {
                     text2 = sdxlTextEncoder2(dir, text2Dir);
-                    conditioner = sdxlConditioner(dir, index, tokenizer, text, text2,
+                    SdxlConditioner sdxl = sdxlConditioner(dir, index, tokenizer, text, text2,
                             settings.path("clip_skip").asInt(0)).withSyntax(PromptSyntax.of(
                                     settings.path("prompt_syntax").asText("a1111")));
+                    conditioner = sdxl;
                     checkCrossAttention(dir, unetConfig, textConfig.hiddenSize()
                             + text2.config().hiddenSize(), "the sum %d of text_encoder's and"
                             + " text_encoder_2's hidden_size");
-                    checkTextTime(dir, unetConfig, text2);
+                    checkTextTime(dir, unetConfig, text2, sdxl);
                 } else {
                     checkCrossAttention(dir, unetConfig, textConfig.hiddenSize(),
                             "the text encoder's hidden_size %d in text_encoder/config.json");
@@ -202,6 +203,22 @@ final class ModelFolder {
                         + textConfigFile + ") and " + SETTINGS + " (clip_skip) do not fit"
                         + " together: " + e.getMessage(), e);
             }
+        } else if (text2Dir != null) {
+            text2 = sdxlTextEncoder2(dir, text2Dir);
+            SdxlConditioner sdxl;
+            try {
+                sdxl = sdxlConditioner(dir, index, null, null, text2,
+                        settings.path("clip_skip").asInt(0)).withSyntax(PromptSyntax.of(
+                                settings.path("prompt_syntax").asText("a1111")));
+            } catch (IllegalArgumentException e) {
+                throw new ModelLoadException(dir + ": tokenizer_2, text_encoder_2 and "
+                        + SETTINGS + " (clip_skip) do not fit together: " + e.getMessage(), e);
+            }
+            conditioner = sdxl;
+            checkCrossAttention(dir, unetConfig, text2.config().hiddenSize(), "text_encoder_2's"
+                    + " hidden_size %d (model_index.json lists text_encoder_2 without"
+                    + " text_encoder: an SDXL refiner, whose UNet attends to encoder 2 alone)");
+            checkTextTime(dir, unetConfig, text2, sdxl);
         } else if (unetConfig.numClassEmbeds() != null) {
             List<String> labels = new ArrayList<>();
             for (JsonNode l : settings.path("labels")) {
@@ -616,11 +633,6 @@ final class ModelFolder {
                     + " unet/config.json), which needs text_encoder_2 and tokenizer_2"
                     + (cls.isEmpty() ? "" : " (" + cls + ")"));
         }
-        if (text2Dir != null && textDir == null) {
-            throw new ModelLoadException(indexFile + " lists text_encoder_2 without text_encoder:"
-                    + " an SDXL refiner-style model, which is not supported yet (SDXL base"
-                    + " folders have both)");
-        }
         if (text2Dir != null && unet.textTime() == null) {
             throw new ModelLoadException(indexFile + " lists text_encoder_2, but unet/config.json"
                     + " has no addition_embed_type \"text_time\" for its pooled output");
@@ -649,7 +661,11 @@ final class ModelFolder {
         }
     }
 
-    /** tokenizer_2 and both encoders as an {@link SdxlConditioner}. */
+    /**
+     * tokenizer_2 and both encoders (encoder 2 alone for a refiner: {@code text} null) as an
+     * {@link SdxlConditioner}, with aesthetic-score time ids if model_index.json's {@code
+     * requires_aesthetics_score} is true.
+     */
     private static SdxlConditioner sdxlConditioner(Path dir, JsonNode index, ClipTokenizer tokenizer,
             ClipTextModel text, ClipTextModelWithProjection text2, int clipSkip)
             throws ModelLoadException {
@@ -669,22 +685,45 @@ final class ModelFolder {
             throw new ModelLoadException(dir.resolve("model_index.json")
                     + ": force_zeros_for_empty_prompt must be true or false, got " + zeros);
         }
-        // diffusers' StableDiffusionXLPipeline defaults it to true.
-        return new SdxlConditioner(tokenizer, text, ClipTokenizer.load(tok2Dir), text2, clipSkip,
-                zeros == null || zeros.asBoolean());
+        JsonNode aesthetics = index.get("requires_aesthetics_score");
+        if (aesthetics != null && !aesthetics.isBoolean()) {
+            throw new ModelLoadException(dir.resolve("model_index.json")
+                    + ": requires_aesthetics_score must be true or false, got " + aesthetics);
+        }
+        // diffusers' SDXL pipelines default force_zeros_for_empty_prompt to true and
+        // requires_aesthetics_score to false.
+        boolean forceZeros = zeros == null || zeros.asBoolean();
+        ClipTokenizer tokenizer2 = ClipTokenizer.load(tok2Dir);
+        SdxlConditioner sdxl = text == null
+                ? SdxlConditioner.refiner(tokenizer2, text2, clipSkip, forceZeros)
+                : new SdxlConditioner(tokenizer, text, tokenizer2, text2, clipSkip, forceZeros);
+        return aesthetics != null && aesthetics.asBoolean()
+                ? sdxl.withAestheticScores(SdxlConditioner.DEFAULT_AESTHETIC_SCORE,
+                        SdxlConditioner.DEFAULT_NEGATIVE_AESTHETIC_SCORE)
+                : sdxl;
     }
 
-    /** projection_class_embeddings_input_dim must be the pooled width + 6 time embeddings. */
+    /**
+     * projection_class_embeddings_input_dim must be the pooled width + the conditioner's time
+     * ids (6, or 5 with requires_aesthetics_score) × addition_time_embed_dim.
+     */
     private static void checkTextTime(Path dir, UNet2DConditionConfig unet,
-            ClipTextModelWithProjection text2) throws ModelLoadException {
+            ClipTextModelWithProjection text2, SdxlConditioner sdxl) throws ModelLoadException {
         UNet2DConditionConfig.TextTime tt = unet.textTime();
-        int expected = text2.projectionDim() + 6 * tt.timeEmbedDim();
+        int ids = sdxl.timeIdCount();
+        int expected = text2.projectionDim() + ids * tt.timeEmbedDim();
         if (tt.inputDim() != expected) {
+            int other = 11 - ids; // 5 <-> 6
+            String hint = tt.inputDim() == text2.projectionDim() + other * tt.timeEmbedDim()
+                    ? "; it fits " + other + " time ids: set requires_aesthetics_score to "
+                            + (other == 5) + " in model_index.json (true for an SDXL refiner,"
+                            + " whose time ids end in an aesthetic score)"
+                    : "";
             throw new ModelLoadException(dir.resolve("unet/config.json")
                     + ": projection_class_embeddings_input_dim " + tt.inputDim() + " does not"
-                    + " fit text_encoder_2's projection_dim " + text2.projectionDim() + " + 6"
-                    + " time ids x addition_time_embed_dim " + tt.timeEmbedDim() + " = "
-                    + expected + " (an SDXL refiner's 5 time ids are not supported yet)");
+                    + " fit text_encoder_2's projection_dim " + text2.projectionDim() + " + "
+                    + ids + " time ids x addition_time_embed_dim " + tt.timeEmbedDim() + " = "
+                    + expected + hint);
         }
     }
 }

@@ -111,6 +111,22 @@ final class TextConditioning {
     }
 
     /**
+     * Encodes a request's prompts for n images of width × height pixels: {@code [uncond;
+     * cond]} along the batch when guided, the prompt alone otherwise; an SDXL conditioner's
+     * time ids per side are appended as a third entry.
+     */
+    static NDList encode(Conditioner c, NDManager rm, String prompt, String negative, int n,
+            boolean guided, int width, int height) {
+        NDList out = encode(c, rm, prompt, negative, n, guided);
+        if (c instanceof SdxlConditioner sdxl) {
+            NDArray ids = sdxl.timeIds(rm, n, height, width, false);
+            out.add(guided ? NDArrays.concat(new NDList(sdxl.timeIds(rm, n, height, width, true),
+                    ids), 0) : ids);
+        }
+        return out;
+    }
+
+    /**
      * Encodes a request's prompts for n images: {@code [uncond; cond]} along the batch when
      * guided, the prompt alone otherwise.
      */

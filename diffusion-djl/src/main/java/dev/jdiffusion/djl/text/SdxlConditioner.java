@@ -47,7 +47,14 @@ import java.util.List;
  *       chunk.</li>
  * </ol>
  * The UNet's other added input, the micro-conditioning {@code time_ids}, depends on the image
- * size, not on the prompt; the pipeline's network adds it (see {@code UNetNetwork}).
+ * size, not on the prompt: {@link #timeIds} gives it per side of the guidance.
+ *
+ * <p><b>Refiner.</b> {@link #refiner} makes the conditioner of an SDXL refiner, which has
+ * {@code text_encoder_2} only: {@code encoder_hidden_states} is then encoder 2's hidden states
+ * alone (N, 77·k, D2), and with {@link #withAestheticScores} (model_index.json's {@code
+ * requires_aesthetics_score}) the time ids are (H, W, crop top, crop left, aesthetic score),
+ * with one score for the prompt and another for the negative prompt, as diffusers'
+ * {@code StableDiffusionXLImg2ImgPipeline} makes them.
  *
  * <p>With {@code forceZerosForEmptyPrompt} (model_index.json's {@code
  * force_zeros_for_empty_prompt}, true for SDXL base), an empty negative prompt is all zeros in
@@ -79,8 +86,15 @@ public final class SdxlConditioner implements Conditioner {
     private final PromptSyntax syntax;
     private final String prompt2; // null: encoder 2 reads the prompt
     private final String negativePrompt2; // null: encoder 2 reads the negative prompt
-    private final PromptChunks chunker1;
+    private final PromptChunks chunker1; // null for a refiner
     private final PromptChunks chunker2;
+    /** Aesthetic scores of the prompt and the negative side (5 time ids); null for 6. */
+    private final double[] aesthetic;
+
+    /** diffusers' default {@code aesthetic_score} of the refiner's prompt side. */
+    public static final double DEFAULT_AESTHETIC_SCORE = 6.0;
+    /** diffusers' default {@code negative_aesthetic_score}. */
+    public static final double DEFAULT_NEGATIVE_AESTHETIC_SCORE = 2.5;
 
     /**
      * Joins the two tokenizers and text encoders, reading prompts in {@link PromptSyntax#A1111}.
@@ -98,9 +112,38 @@ public final class SdxlConditioner implements Conditioner {
     public SdxlConditioner(ClipTokenizer tokenizer1, ClipTextModel text1,
             ClipTokenizer tokenizer2, ClipTextModelWithProjection text2, int clipSkip,
             boolean forceZerosForEmptyPrompt) {
-        fits("tokenizer / text_encoder", tokenizer1, text1.config());
+        this(java.util.Objects.requireNonNull(tokenizer1, "tokenizer1"),
+                java.util.Objects.requireNonNull(text1, "text1"), tokenizer2, text2, clipSkip,
+                forceZerosForEmptyPrompt, true);
+    }
+
+    /**
+     * The conditioner of an SDXL refiner: {@code tokenizer_2} and {@code text_encoder_2} only.
+     * Its time ids are the base's six until {@link #withAestheticScores} is applied.
+     *
+     * @param tokenizer2 {@code tokenizer_2}
+     * @param text2 {@code text_encoder_2}, weights set before {@link #encode} is called
+     * @param clipSkip 0 for the penultimate layer, k for k layers before it
+     * @param forceZerosForEmptyPrompt whether an empty negative prompt is all zeros (false for
+     *     the released refiner)
+     * @return the conditioner
+     * @throws IllegalArgumentException if the tokenizer does not fit the encoder or {@code
+     *     clipSkip} leaves no layer
+     */
+    public static SdxlConditioner refiner(ClipTokenizer tokenizer2,
+            ClipTextModelWithProjection text2, int clipSkip, boolean forceZerosForEmptyPrompt) {
+        return new SdxlConditioner(null, null, tokenizer2, text2, clipSkip,
+                forceZerosForEmptyPrompt, true);
+    }
+
+    private SdxlConditioner(ClipTokenizer tokenizer1, ClipTextModel text1,
+            ClipTokenizer tokenizer2, ClipTextModelWithProjection text2, int clipSkip,
+            boolean forceZerosForEmptyPrompt, boolean checked) { // checked: a signature of its own
+        if (text1 != null) {
+            fits("tokenizer / text_encoder", tokenizer1, text1.config());
+        }
         fits("tokenizer_2 / text_encoder_2", tokenizer2, text2.config());
-        if (tokenizer1.maxLength() != tokenizer2.maxLength()) {
+        if (text1 != null && tokenizer1.maxLength() != tokenizer2.maxLength()) {
             throw new IllegalArgumentException("tokenizer pads to " + tokenizer1.maxLength()
                     + " tokens but tokenizer_2 to " + tokenizer2.maxLength()
                     + "; their hidden states are concatenated and must have one length");
@@ -117,13 +160,16 @@ public final class SdxlConditioner implements Conditioner {
         this.syntax = PromptSyntax.A1111;
         this.prompt2 = null;
         this.negativePrompt2 = null;
-        this.chunker1 = chunker(tokenizer1, text1.config(), "clip_l", embeddings);
+        this.chunker1 = text1 == null ? null
+                : chunker(tokenizer1, text1.config(), "clip_l", embeddings);
         this.chunker2 = chunker(tokenizer2, text2.config(), "clip_g", embeddings);
+        this.aesthetic = null;
     }
 
     private SdxlConditioner(SdxlConditioner base, int clipSkip, PromptSyntax syntax,
             WeightOverlay overlay1, WeightOverlay overlay2, List<TextualInversion> embeddings,
-            String prompt2, String negativePrompt2) {
+            String prompt2, String negativePrompt2, double[] aesthetic) {
+        this.aesthetic = aesthetic;
         this.tokenizer1 = base.tokenizer1;
         this.text1 = base.text1;
         this.tokenizer2 = base.tokenizer2;
@@ -137,7 +183,7 @@ public final class SdxlConditioner implements Conditioner {
         this.prompt2 = prompt2;
         this.negativePrompt2 = negativePrompt2;
         boolean same = this.embeddings.equals(base.embeddings);
-        this.chunker1 = same ? base.chunker1
+        this.chunker1 = same || text1 == null ? base.chunker1
                 : chunker(tokenizer1, text1.config(), "clip_l", this.embeddings);
         this.chunker2 = same ? base.chunker2
                 : chunker(tokenizer2, text2.config(), "clip_g", this.embeddings);
@@ -146,8 +192,16 @@ public final class SdxlConditioner implements Conditioner {
     /** diffusers reads hidden_states[-(clipSkip + 2)]: at least the first layer's output. */
     private static int checkClipSkip(int clipSkip, ClipTextModel text1,
             ClipTextModelWithProjection text2) {
-        int l1 = text1.config().numHiddenLayers();
         int l2 = text2.config().numHiddenLayers();
+        if (text1 == null) {
+            if (clipSkip < 0 || clipSkip + 1 >= l2) {
+                throw new IllegalArgumentException("clipSkip must be in 0.." + (l2 - 2)
+                        + ": SDXL reads hidden_states[-(clipSkip + 2)] of text_encoder_2,"
+                        + " which has " + l2 + " layers; got " + clipSkip);
+            }
+            return clipSkip;
+        }
+        int l1 = text1.config().numHiddenLayers();
         int layers = Math.min(l1, l2);
         if (clipSkip < 0 || clipSkip + 1 >= layers) {
             throw new IllegalArgumentException("clipSkip must be in 0.." + (layers - 2)
@@ -194,7 +248,7 @@ public final class SdxlConditioner implements Conditioner {
         List<TextualInversion> all = new java.util.ArrayList<>(embeddings);
         all.addAll(more);
         return new SdxlConditioner(this, clipSkip, syntax, overlay1, overlay2, all, prompt2,
-                negativePrompt2);
+                negativePrompt2, aesthetic);
     }
 
     /**
@@ -208,7 +262,7 @@ public final class SdxlConditioner implements Conditioner {
      */
     public SdxlConditioner withClipSkip(int clipSkip) {
         return clipSkip == this.clipSkip ? this : new SdxlConditioner(this, clipSkip, syntax,
-                overlay1, overlay2, embeddings, prompt2, negativePrompt2);
+                overlay1, overlay2, embeddings, prompt2, negativePrompt2, aesthetic);
     }
 
     /**
@@ -228,7 +282,7 @@ public final class SdxlConditioner implements Conditioner {
      */
     public SdxlConditioner withSyntax(PromptSyntax syntax) {
         return syntax == this.syntax ? this : new SdxlConditioner(this, clipSkip, syntax,
-                overlay1, overlay2, embeddings, prompt2, negativePrompt2);
+                overlay1, overlay2, embeddings, prompt2, negativePrompt2, aesthetic);
     }
 
     /**
@@ -259,7 +313,7 @@ public final class SdxlConditioner implements Conditioner {
         return java.util.Objects.equals(p, this.prompt2)
                 && java.util.Objects.equals(q, this.negativePrompt2) ? this
                 : new SdxlConditioner(this, clipSkip, syntax, overlay1, overlay2, embeddings, p,
-                        q);
+                        q, aesthetic);
     }
 
     /**
@@ -273,7 +327,8 @@ public final class SdxlConditioner implements Conditioner {
      *     ClipConditioner#MAX_CHUNKS} chunks
      */
     public int chunkCount(String prompt) {
-        return Math.max(chunks(chunker1, prompt).size(), chunks(chunker2, prompt).size());
+        int n2 = chunks(chunker2, prompt).size();
+        return chunker1 == null ? n2 : Math.max(chunks(chunker1, prompt).size(), n2);
     }
 
     private List<PromptChunks.Chunk> chunks(PromptChunks chunker, String prompt) {
@@ -302,13 +357,79 @@ public final class SdxlConditioner implements Conditioner {
     public SdxlConditioner withWeightOverlays(WeightOverlay textEncoder,
             WeightOverlay textEncoder2) {
         return new SdxlConditioner(this, clipSkip, syntax, textEncoder, textEncoder2, embeddings,
-                prompt2, negativePrompt2);
+                prompt2, negativePrompt2, aesthetic);
+    }
+
+    /**
+     * This conditioner with SDXL refiner time ids (H, W, crop top, crop left, score):
+     * {@code aestheticScore} for the prompt side, {@code negativeAestheticScore} for the
+     * negative side of the guidance. This conditioner is unchanged.
+     *
+     * @param aestheticScore the prompt side's score (diffusers' default {@value
+     *     #DEFAULT_AESTHETIC_SCORE})
+     * @param negativeAestheticScore the negative side's score (default {@value
+     *     #DEFAULT_NEGATIVE_AESTHETIC_SCORE})
+     * @return a conditioner sharing the tokenizers, encoders and weight overlays
+     * @throws IllegalArgumentException if a score is not finite
+     */
+    public SdxlConditioner withAestheticScores(double aestheticScore,
+            double negativeAestheticScore) {
+        if (!Double.isFinite(aestheticScore) || !Double.isFinite(negativeAestheticScore)) {
+            throw new IllegalArgumentException("aesthetic scores must be finite, got "
+                    + aestheticScore + " and " + negativeAestheticScore);
+        }
+        return new SdxlConditioner(this, clipSkip, syntax, overlay1, overlay2, embeddings,
+                prompt2, negativePrompt2, new double[] {aestheticScore, negativeAestheticScore});
+    }
+
+    /**
+     * Whether this is a refiner's conditioner, without {@code text_encoder}.
+     *
+     * @return {@code true} if only encoder 2 is used
+     */
+    public boolean isRefiner() {
+        return text1 == null;
+    }
+
+    /**
+     * The number of micro-conditioning time ids the UNet takes with this conditioner.
+     *
+     * @return 5 with aesthetic scores, 6 otherwise
+     */
+    public int timeIdCount() {
+        return aesthetic == null ? 6 : 5;
+    }
+
+    /**
+     * The micro-conditioning {@code time_ids} for n images of {@code height} × {@code width}
+     * pixels, as diffusers' SDXL pipelines make them by default (original size = target size =
+     * the image size, no crop): (H, W, 0, 0, H, W), or with aesthetic scores (H, W, 0, 0,
+     * score) with the score of the side asked for.
+     *
+     * @param manager the manager that owns the result
+     * @param n the number of rows
+     * @param height the image height in pixels
+     * @param width the image width in pixels
+     * @param negative whether the rows are for the negative (unconditional) side
+     * @return (n, {@link #timeIdCount()}) float32, on encoder 2's device
+     */
+    public NDArray timeIds(NDManager manager, int n, int height, int width, boolean negative) {
+        float h = height;
+        float w = width;
+        float[] row = aesthetic == null ? new float[] {h, w, 0, 0, h, w}
+                : new float[] {h, w, 0, 0, (float) aesthetic[negative ? 1 : 0]};
+        float[] all = new float[n * row.length];
+        for (int i = 0; i < n; i++) {
+            System.arraycopy(row, 0, all, i * row.length, row.length);
+        }
+        return manager.create(all, new Shape(n, row.length))
+                .toDevice(TextModels.deviceOf(text2, "text_encoder_2"), false);
     }
 
     /**
      * The first text encoder, {@code text_encoder} (CLIP ViT-L).
      *
-     * @return the encoder given at construction
+     * @return the encoder given at construction, or null for a {@link #refiner}
      */
     public ClipTextModel textEncoder() {
         return text1;
@@ -342,7 +463,7 @@ public final class SdxlConditioner implements Conditioner {
      * @return D1 + D2
      */
     public int contextDim() {
-        return text1.config().hiddenSize() + text2.config().hiddenSize();
+        return (text1 == null ? 0 : text1.config().hiddenSize()) + text2.config().hiddenSize();
     }
 
     /**
@@ -418,9 +539,11 @@ public final class SdxlConditioner implements Conditioner {
             anyKept |= keep[i] != 0;
         }
         if (!anyKept) {
-            Device device = TextModels.deviceOf(text1, "text_encoder");
-            DataType type = TextModels.dataType(text1);
-            NDArray context = manager.zeros(new Shape(n, tokenizer1.maxLength(), contextDim()),
+            Device device = text1 == null ? TextModels.deviceOf(text2, "text_encoder_2")
+                    : TextModels.deviceOf(text1, "text_encoder");
+            DataType type = text1 == null ? TextModels.dataType(text2)
+                    : TextModels.dataType(text1);
+            NDArray context = manager.zeros(new Shape(n, tokenizer2.maxLength(), contextDim()),
                     type, device);
             NDArray pooled = manager.zeros(new Shape(n, pooledDim()), type, device);
             return new NDList(context, pooled);
@@ -464,27 +587,31 @@ public final class SdxlConditioner implements Conditioner {
         List<List<PromptChunks.Chunk>> all2 = new ArrayList<>(n);
         int count = 0;
         for (String p : prompts) {
-            List<PromptChunks.Chunk> c1 = chunks(chunker1, p);
+            List<PromptChunks.Chunk> c1 = chunker1 == null ? List.of() : chunks(chunker1, p);
             List<PromptChunks.Chunk> c2 = chunks(chunker2, second == null ? p : second);
             all1.add(c1);
             all2.add(c2);
             count = Math.max(count, Math.max(c1.size(), c2.size()));
         }
-        Device device = TextModels.deviceOf(text1, "text_encoder");
-        TextModels.deviceOf(text2, "text_encoder_2");
+        Device device = TextModels.deviceOf(text2, "text_encoder_2");
+        if (text1 != null) {
+            device = TextModels.deviceOf(text1, "text_encoder");
+        }
         try (NDManager sub = manager.newSubManager(device)) {
             ParameterStore ps1 = overlay1.store(sub);
             ParameterStore ps2 = overlay2.store(sub);
             NDList parts = new NDList();
             NDArray pooled = null;
             for (int k = 0; k < count; k++) {
-                NDArray h1 = states1(sub, ps1, column(all1, k, chunker1)); // (N, T, D1)
+                NDArray h1 = text1 == null ? null
+                        : states1(sub, ps1, column(all1, k, chunker1)); // (N, T, D1)
                 ClipTextModelWithProjection.Output o2 = states2(sub, ps2,
                         column(all2, k, chunker2)); // (N, T, D2), (N, P)
                 if (k == 0) {
                     pooled = o2.textEmbeds();
                 }
-                parts.add(h1.concat(o2.hiddenState().toType(h1.getDataType(), false), 2));
+                parts.add(h1 == null ? o2.hiddenState()
+                        : h1.concat(o2.hiddenState().toType(h1.getDataType(), false), 2));
             }
             NDArray context = parts.size() == 1 ? parts.head() : NDArrays.concat(parts, 1);
             context.attach(manager); // (N, 77k, D1 + D2)

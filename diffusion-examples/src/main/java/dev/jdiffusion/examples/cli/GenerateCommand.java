@@ -142,6 +142,14 @@ final class GenerateCommand implements Callable<Integer> {
                     + " models: to at least 256 pixels).")
     int scale;
 
+    @Option(names = "--refiner", description = "An SDXL refiner folder: the model denoises the"
+            + " first --refiner-switch of the schedule, the refiner the rest (base + refiner).")
+    Path refiner;
+
+    @Option(names = "--refiner-switch", defaultValue = "0.8", description = "The fraction of"
+            + " the schedule the model runs before the refiner takes over (default 0.8).")
+    double refinerSwitch;
+
     @Spec
     CommandSpec spec;
 
@@ -233,7 +241,16 @@ final class GenerateCommand implements Callable<Integer> {
             }
             checkPixelCount(w, h, def);
             b.listener(new Progress(out, Progress.onTerminal(), "generating"));
-            GenerationResult result = pipeline.generate(b.build());
+            GenerationResult result;
+            if (refiner != null) {
+                try (DiffusionPipeline second = DiffusionPipeline.load(refiner, opts, decoders);
+                        dev.jdiffusion.api.Pipeline both = pipeline.withRefiner(second,
+                                refinerSwitch)) {
+                    result = both.generate(b.build());
+                }
+            } else {
+                result = pipeline.generate(b.build());
+            }
             if (sheet != null) {
                 writeSheet(result, out);
             }

@@ -228,7 +228,10 @@ final class InfoCommand implements Callable<Integer> {
         if (unet.textTime() != null) {
             return text != null && text2 != null ? "SDXL (base: two text encoders, pooled"
                     + " embedding and size/crop conditioning)"
-                    : "SDXL refiner-style (one text encoder; not loadable yet)";
+                    : text == null && text2 != null ? "SDXL refiner (text_encoder_2 only;"
+                            + " pooled embedding, size/crop and aesthetic-score conditioning)"
+                    : "SDXL-style (added text/time conditioning, an unusual set of text"
+                            + " encoders)";
         }
         if (text != null && text.hiddenSize() == 1024) {
             return "SD 2.x (OpenCLIP ViT-H text encoder, width 1024)";

@@ -395,6 +395,27 @@ class CliTest {
     }
 
     @Test
+    void generateWithARefinerRecordsItAndInfoNamesIt() throws IOException {
+        Path ref = Path.of("..", "diffusion-djl", "src", "test", "resources", "reference");
+        Path png = tmp.resolve("two.png");
+        Run r = run("generate", "a cat face", "--model", ref.resolve("sdxl").toString(),
+                "--refiner", ref.resolve("sdxl-refiner").toString(), "--refiner-switch", "0.7",
+                "--steps", "4", "--seed", "7", "--sampler", "euler", "-o", png.toString(),
+                "--scale", "1");
+        assertEquals(0, r.code, r.err);
+        String params = GeneratedImage.read(png).text().get(GeneratedImage.PARAMETERS_KEY);
+        assertTrue(params.contains("Refiner: sdxl-refiner") && params.contains(
+                "Refiner switch at: 0.7") && params.contains("Model: sdxl,"), params);
+        Run bad = run("generate", "a cat face", "--model", ref.resolve("sdxl").toString(),
+                "--refiner", ref.resolve("sdxl-refiner").toString(), "--refiner-switch", "1.5",
+                "--steps", "2", "-o", tmp.resolve("bad.png").toString());
+        assertTrue(bad.code != 0 && bad.err.contains("switchAt must be in (0, 1)"), bad.err);
+        Run info = run("info", ref.resolve("sdxl-refiner").toString());
+        assertEquals(0, info.code, info.err);
+        assertTrue(info.out.contains("family:       SDXL refiner (text_encoder_2 only"), info.out);
+    }
+
+    @Test
     void infoNamesTheSdxlFamilyAndItsSecondTextEncoder() {
         // The SDXL reference fixture of diffusion-djl's SdxlParityTest.
         Path dir = Path.of("..", "diffusion-djl", "src", "test", "resources", "reference",
