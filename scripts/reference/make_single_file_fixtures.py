@@ -225,6 +225,24 @@ def sdxl(folder):
     return out
 
 
+def sdxl_refiner(folder):
+    """The refiner: the UNet, the VAE and OpenCLIP-bigG alone as conditioner.embedders.0."""
+    unet = convert_unet(weights(folder, "unet", "diffusion_pytorch_model.safetensors"),
+                        config(folder, "unet"))
+    vae = convert_vae(weights(folder, "vae", "diffusion_pytorch_model.safetensors"),
+                      config(folder, "vae"))
+    text2 = weights(folder, "text_encoder_2", "model.safetensors")
+    text2 = {k: v for k, v in text2.items() if not k.endswith("position_ids")}
+    text2 = XL.convert_openclip_text_enc_state_dict(text2)
+    out = dict(unet)
+    out.update(vae)
+    out.update({"conditioner.embedders.0.model." + k: v for k, v in text2.items()})
+    out["conditioner.embedders.0.model.text_projection"] = out.pop(
+        "conditioner.embedders.0.model.text_projection.weight").T.contiguous()
+    out["conditioner.embedders.0.model.logit_scale"] = torch.tensor(4.6052)
+    return out
+
+
 def half(state):
     return {k: (v.half() if v.is_floating_point() else v) for k, v in state.items()}
 
@@ -233,7 +251,7 @@ def main(out):
     check_against_diffusers(os.path.join(os.path.dirname(out.rstrip("/")), "fixtures"))
     target = os.path.join(out, "single-file")
     os.makedirs(target, exist_ok=True)
-    for name, convert in (("sd2", sd2), ("sdxl", sdxl)):
+    for name, convert in (("sd2", sd2), ("sdxl", sdxl), ("sdxl-refiner", sdxl_refiner)):
         state = half(convert(os.path.join(out, name)))
         path = os.path.join(target, name + ".safetensors")
         save_file(state, path)

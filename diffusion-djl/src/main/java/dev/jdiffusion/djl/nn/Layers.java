@@ -335,8 +335,16 @@ final class Layers {
     static final long MAX_SCORES = 1L << 22;
 
     /**
+     * The widest head the fused kernel is used for. On the 2-core VM of docs/benchmarks.md it
+     * made SD 1.5's guided UNet step (heads of 40–160) 1.4× faster, but the VAE's single
+     * 512-wide head decode 1.27× slower, so wider heads keep the matMul path.
+     */
+    static final long FUSED_MAX_HEAD_DIM = 256;
+
+    /**
      * Scaled dot-product attention in a forward pass: PyTorch's fused kernel ({@link
-     * FusedAttention}) in inference when the engine has it, otherwise (and in training) {@link
+     * FusedAttention}) in inference when the engine has it and heads are at most {@link
+     * #FUSED_MAX_HEAD_DIM} wide, otherwise (and in training) {@link
      * #attention(NDArray, NDArray, NDArray, int)}.
      *
      * @param c the forward pass (its training flag chooses the kernel)
@@ -347,7 +355,8 @@ final class Layers {
      * @return (B, T, heads·d)
      */
     static NDArray attention(Ctx c, NDArray q, NDArray k, NDArray v, int heads) {
-        if (c.training() || !FusedAttention.isAvailable()) {
+        if (c.training() || q.getShape().get(2) / heads > FUSED_MAX_HEAD_DIM
+                || !FusedAttention.isAvailable()) {
             return attention(q, k, v, heads);
         }
         return fusedAttention(q, k, v, heads);

@@ -43,8 +43,10 @@ import java.util.Locale;
  * 7.5 and <b>v-prediction</b> (the 768-v SD 2.1 is what people run; the 512-px ε model
  * stable-diffusion-2-1-base needs a sibling {@code scheduler/scheduler_config.json} with {@code
  * "prediction_type": "epsilon"} and a {@code unet/config.json} with {@code sample_size} 64);
- * SDXL base 1024 px, guidance 5.0, VAE scaling 0.13025, Euler's schedule. SDXL refiner files
- * are recognised and refused.
+ * SDXL base 1024 px, guidance 5.0, VAE scaling 0.13025, Euler's schedule; SDXL refiner 1024
+ * px, encoder 2 alone (its tokenizer in {@code tokenizer_2/}; no {@code tokenizer/} needed),
+ * aesthetic scores 6.0 and 2.5 when its UNet takes five time ids, an empty negative prompt
+ * encoded (the released refiner's {@code force_zeros_for_empty_prompt} is false).
  */
 final class SingleFileModel {
 
@@ -77,15 +79,10 @@ final class SingleFileModel {
     static DiffusionPipeline load(Path file, SingleFileCheckpoint ckpt, PipelineOptions options,
             NDManager manager, CodecFactory codecs) throws ModelLoadException {
         CheckpointFamily family = ckpt.family();
-        if (family == CheckpointFamily.SDXL_REFINER) {
-            throw new ModelLoadException(file + ": an SDXL refiner checkpoint (only the OpenCLIP"
-                    + " ViT-bigG text encoder, conditioner.embedders.0.model.*, and label_emb);"
-                    + " a single-file refiner cannot be loaded as a model: use the refiner's"
-                    + " diffusers folder (stabilityai/stable-diffusion-xl-refiner-1.0)");
-        }
+        boolean refiner = family == CheckpointFamily.SDXL_REFINER;
         // After the file's own checks: a corrupt or foreign file is reported as such, not as a
         // checkpoint that lacks only its tokenizer.
-        Path tokDir = tokenizer(file, "tokenizer");
+        Path tokDir = refiner ? null : tokenizer(file, "tokenizer");
         Path tok2Dir = family.isSdxl() ? tokenizer(file, "tokenizer_2") : null;
         boolean siblings = regular(file.resolveSibling("unet").resolve("config.json"));
 
@@ -94,6 +91,7 @@ final class SingleFileModel {
                 : UNet2DConditionConfig.fromJson(switch (family) {
                     case SD1 -> Sd15Configs.UNET;
                     case SD2 -> Sd21Configs.UNET;
+                    case SDXL_REFINER -> SdxlConfigs.REFINER_UNET;
                     default -> SdxlConfigs.UNET;
                 });
         AutoencoderKLConfig vaeConfig = siblings
@@ -103,7 +101,7 @@ final class SingleFileModel {
                     case SD2 -> Sd21Configs.VAE;
                     default -> SdxlConfigs.VAE;
                 });
-        ClipTextConfig textConfig = siblings
+        ClipTextConfig textConfig = refiner ? null : siblings
                 ? ClipTextConfig.fromJson(configFile(file, "text_encoder"))
                 : switch (family) {
                     case SD1 -> ClipTextConfig.sd15();
@@ -127,23 +125,30 @@ final class SingleFileModel {
         AutoencoderKL vae = new AutoencoderKL(vaeConfig);
         ckpt.loadVae(ParameterNames.of(vae), manager, ModelFolder.vaeDataType(options,
                 vae.config()));
-        ClipTextModel text = new ClipTextModel(textConfig);
-        ckpt.loadTextEncoder(ParameterNames.of(text), manager, dtype);
-        ClipTokenizer tokenizer = ClipTokenizer.load(tokDir);
+        ClipTextModel text = null;
+        ClipTokenizer tokenizer = null;
+        if (!refiner) {
+            text = new ClipTextModel(textConfig);
+            ckpt.loadTextEncoder(ParameterNames.of(text), manager, dtype);
+            tokenizer = ClipTokenizer.load(tokDir);
+        }
         Conditioner conditioner;
         try {
             if (family.isSdxl()) {
                 ClipTextModelWithProjection text2 = new ClipTextModelWithProjection(text2Config,
                         ClipTextModelWithProjection.LEGACY_EOS_TOKEN_ID);
                 ckpt.loadTextEncoder2(ParameterNames.of(text2), manager, dtype);
-                conditioner = new SdxlConditioner(tokenizer, text, ClipTokenizer.load(tok2Dir),
-                        text2, 0, true);
+                conditioner = refiner ? refinerConditioner(file, unetConfig, text2,
+                        ClipTokenizer.load(tok2Dir))
+                        : new SdxlConditioner(tokenizer, text, ClipTokenizer.load(tok2Dir),
+                                text2, 0, true);
             } else {
                 conditioner = new ClipConditioner(tokenizer, text, 0);
             }
         } catch (IllegalArgumentException e) {
-            throw new ModelLoadException(file + ": the tokenizers in " + tokDir
-                    + (tok2Dir == null ? "" : " and " + tok2Dir) + " do not fit the "
+            throw new ModelLoadException(file + ": the tokenizers in "
+                    + (tokDir == null ? "" : tokDir + (tok2Dir == null ? "" : " and "))
+                    + (tok2Dir == null ? "" : tok2Dir) + " do not fit the "
                     + family.displayName() + " text encoders: " + e.getMessage(), e);
         }
         LatentCodec codec = codecs.codec(vae);
@@ -154,6 +159,30 @@ final class SingleFileModel {
         double guidance = family.isSdxl() ? 5.0 : 7.5;
         return new DiffusionPipeline(manager, new UNetNetwork(unet, manager, codec.factor()),
                 conditioner, codec, scheduler, options, name, size, guidance);
+    }
+
+    /**
+     * The released refiner's conditioner: encoder 2 alone, no zeros for an empty negative
+     * prompt, and aesthetic-score time ids when the UNet takes five ids (as refiner 1.0 does:
+     * its model_index.json says requires_aesthetics_score).
+     */
+    private static SdxlConditioner refinerConditioner(Path file, UNet2DConditionConfig unet,
+            ClipTextModelWithProjection text2, ClipTokenizer tokenizer2)
+            throws ModelLoadException {
+        SdxlConditioner c = SdxlConditioner.refiner(tokenizer2, text2, 0, false);
+        int perId = unet.textTime().timeEmbedDim();
+        int ids = (unet.textTime().inputDim() - text2.projectionDim()) / perId;
+        if (ids == 5) {
+            return c.withAestheticScores(SdxlConditioner.DEFAULT_AESTHETIC_SCORE,
+                    SdxlConditioner.DEFAULT_NEGATIVE_AESTHETIC_SCORE);
+        }
+        if (ids != 6 || unet.textTime().inputDim() != text2.projectionDim() + ids * perId) {
+            throw new ModelLoadException(file + ": the refiner UNet's"
+                    + " projection_class_embeddings_input_dim " + unet.textTime().inputDim()
+                    + " fits neither 5 nor 6 time ids of " + perId + " with the pooled width "
+                    + text2.projectionDim());
+        }
+        return c;
     }
 
     static DiffusersScheduler scheduler(Path file, CheckpointFamily family)

@@ -66,11 +66,16 @@ class SingleFileParityTest {
     }
 
     private static boolean sdxl(String model) {
-        return model.equals("sdxl");
+        return model.startsWith("sdxl");
+    }
+
+    private static boolean refiner(String model) {
+        return model.equals("sdxl-refiner");
     }
 
     private static List<String> textEncoders(String model) {
-        return sdxl(model) ? List.of("text_encoder", "text_encoder_2") : List.of("text_encoder");
+        return refiner(model) ? List.of("text_encoder_2") : sdxl(model)
+                ? List.of("text_encoder", "text_encoder_2") : List.of("text_encoder");
     }
 
     /** The reference folder with every weight rounded to float16 (non-float buffers dropped). */
@@ -146,14 +151,17 @@ class SingleFileParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sd2", "sdxl"})
+    @ValueSource(strings = {"sd2", "sdxl", "sdxl-refiner"})
     void componentsLoadIntoTheFoldersTensors(String model, @TempDir Path tmp) throws Exception {
         Path folder = halfFolder(model, tmp);
         try (SingleFileCheckpoint ckpt = SingleFileCheckpoint.open(singleFile(model))) {
-            assertThat(ckpt.family()).isEqualTo(sdxl(model) ? CheckpointFamily.SDXL_BASE
-                    : CheckpointFamily.SD2);
+            assertThat(ckpt.family()).isEqualTo(refiner(model) ? CheckpointFamily.SDXL_REFINER
+                    : sdxl(model) ? CheckpointFamily.SDXL_BASE : CheckpointFamily.SD2);
             // The writer added what the released files carry beyond diffusers' components.
-            if (sdxl(model)) {
+            if (refiner(model)) {
+                assertThat(ckpt.otherNames())
+                        .containsExactly("conditioner.embedders.0.model.logit_scale");
+            } else if (sdxl(model)) {
                 assertThat(ckpt.otherNames())
                         .containsExactly("conditioner.embedders.1.model.logit_scale");
             } else {
@@ -179,12 +187,15 @@ class SingleFileParityTest {
             assertSameValues("vae", ParameterNames.of(vae), fromFolder(new AutoencoderKL(vc),
                     folder.resolve("vae"), "diffusion_pytorch_model.safetensors"));
 
-            ClipTextConfig tc = ClipTextConfig.fromJson(
-                    folder.resolve("text_encoder/config.json"));
-            ClipTextModel text = new ClipTextModel(tc);
-            ckpt.loadTextEncoder(ParameterNames.of(text), manager, DataType.FLOAT32);
-            assertSameValues("text_encoder", ParameterNames.of(text), fromFolder(
-                    new ClipTextModel(tc), folder.resolve("text_encoder"), "model.safetensors"));
+            if (!refiner(model)) {
+                ClipTextConfig tc = ClipTextConfig.fromJson(
+                        folder.resolve("text_encoder/config.json"));
+                ClipTextModel text = new ClipTextModel(tc);
+                ckpt.loadTextEncoder(ParameterNames.of(text), manager, DataType.FLOAT32);
+                assertSameValues("text_encoder", ParameterNames.of(text), fromFolder(
+                        new ClipTextModel(tc), folder.resolve("text_encoder"),
+                        "model.safetensors"));
+            }
 
             if (sdxl(model)) {
                 ClipTextConfig t2 = ClipTextConfig.fromJson(
@@ -204,7 +215,7 @@ class SingleFileParityTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"sd2", "sdxl"})
+    @ValueSource(strings = {"sd2", "sdxl", "sdxl-refiner"})
     void imagesAreIdenticalToTheFolders(String model, @TempDir Path tmp) throws Exception {
         Path folder = halfFolder(model, tmp);
         Path file = singleFileWithSiblings(model, tmp);
