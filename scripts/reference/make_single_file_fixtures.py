@@ -204,42 +204,38 @@ def sd2(folder):
     return out
 
 
-def sdxl(folder):
-    unet = convert_unet(weights(folder, "unet", "diffusion_pytorch_model.safetensors"),
-                        config(folder, "unet"))
-    vae = convert_vae(weights(folder, "vae", "diffusion_pytorch_model.safetensors"),
-                      config(folder, "vae"))
-    text1 = weights(folder, "text_encoder", "model.safetensors")
+def unet_vae(folder):
+    out = convert_unet(weights(folder, "unet", "diffusion_pytorch_model.safetensors"),
+                       config(folder, "unet"))
+    out.update(convert_vae(weights(folder, "vae", "diffusion_pytorch_model.safetensors"),
+                           config(folder, "vae")))
+    return out
+
+
+def openclip_g(folder, prefix):
+    """text_encoder_2 as OpenCLIP-bigG under prefix, as the main of
+    convert_diffusers_to_original_sdxl.py writes it (text_projection transposed)."""
     text2 = weights(folder, "text_encoder_2", "model.safetensors")
     text2 = {k: v for k, v in text2.items() if not k.endswith("position_ids")}
-    text1 = XL.convert_openai_text_enc_state_dict(text1)
-    text2 = XL.convert_openclip_text_enc_state_dict(text2)
-    out = dict(unet)
-    out.update(vae)
+    out = {prefix + k: v for k, v in XL.convert_openclip_text_enc_state_dict(text2).items()}
+    out[prefix + "text_projection"] = out.pop(prefix + "text_projection.weight").T.contiguous()
+    out[prefix + "logit_scale"] = torch.tensor(4.6052)
+    return out
+
+
+def sdxl(folder):
+    out = unet_vae(folder)
+    text1 = XL.convert_openai_text_enc_state_dict(
+        weights(folder, "text_encoder", "model.safetensors"))
     out.update({"conditioner.embedders.0.transformer." + k: v for k, v in text1.items()})
-    out.update({"conditioner.embedders.1.model." + k: v for k, v in text2.items()})
-    # as the main of convert_diffusers_to_original_sdxl.py does
-    out["conditioner.embedders.1.model.text_projection"] = out.pop(
-        "conditioner.embedders.1.model.text_projection.weight").T.contiguous()
-    out["conditioner.embedders.1.model.logit_scale"] = torch.tensor(4.6052)
+    out.update(openclip_g(folder, "conditioner.embedders.1.model."))
     return out
 
 
 def sdxl_refiner(folder):
     """The refiner: the UNet, the VAE and OpenCLIP-bigG alone as conditioner.embedders.0."""
-    unet = convert_unet(weights(folder, "unet", "diffusion_pytorch_model.safetensors"),
-                        config(folder, "unet"))
-    vae = convert_vae(weights(folder, "vae", "diffusion_pytorch_model.safetensors"),
-                      config(folder, "vae"))
-    text2 = weights(folder, "text_encoder_2", "model.safetensors")
-    text2 = {k: v for k, v in text2.items() if not k.endswith("position_ids")}
-    text2 = XL.convert_openclip_text_enc_state_dict(text2)
-    out = dict(unet)
-    out.update(vae)
-    out.update({"conditioner.embedders.0.model." + k: v for k, v in text2.items()})
-    out["conditioner.embedders.0.model.text_projection"] = out.pop(
-        "conditioner.embedders.0.model.text_projection.weight").T.contiguous()
-    out["conditioner.embedders.0.model.logit_scale"] = torch.tensor(4.6052)
+    out = unet_vae(folder)
+    out.update(openclip_g(folder, "conditioner.embedders.0.model."))
     return out
 
 

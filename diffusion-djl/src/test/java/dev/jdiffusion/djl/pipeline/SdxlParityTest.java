@@ -434,7 +434,12 @@ class SdxlParityTest {
     /** A copy of the fixture folder whose model_index.json is edited. */
     private static Path copyWith(Path tmp, java.util.function.Consumer<ObjectNode> edit)
             throws IOException {
-        Path src = dir();
+        return copyWith(dir(), tmp, edit);
+    }
+
+    /** A copy of a model folder whose model_index.json is edited. */
+    static Path copyWith(Path src, Path tmp, java.util.function.Consumer<ObjectNode> edit)
+            throws IOException {
         try (Stream<Path> files = Files.walk(src)) {
             for (Path f : (Iterable<Path>) files::iterator) {
                 Path target = tmp.resolve(src.relativize(f).toString());

@@ -232,22 +232,7 @@ class SdxlRefinerParityTest {
     /** A copy of the refiner folder whose model_index.json is edited. */
     static Path copyWith(Path tmp, java.util.function.Consumer<ObjectNode> edit)
             throws IOException {
-        Path src = dir();
-        try (Stream<Path> files = Files.walk(src)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                Path target = tmp.resolve(src.relativize(f).toString());
-                if (Files.isDirectory(f)) {
-                    Files.createDirectories(target);
-                } else {
-                    Files.copy(f, target);
-                }
-            }
-        }
-        Path index = tmp.resolve("model_index.json");
-        ObjectNode json = (ObjectNode) JSON.readTree(index.toFile());
-        edit.accept(json);
-        Files.writeString(index, json.toString());
-        return tmp;
+        return SdxlParityTest.copyWith(dir(), tmp, edit);
     }
 
     @Test
