@@ -146,6 +146,9 @@ final class ModelFolder {
         JsonNode settings = Files.exists(settingsFile, LinkOption.NOFOLLOW_LINKS)
                 ? readJson(dir, settingsFile, SETTINGS) : JSON.createObjectNode();
         checkSettings(settingsFile, settings);
+        // Checked above: the text conditioners' clip skip and prompt syntax.
+        int clipSkip = settings.path("clip_skip").asInt(0);
+        PromptSyntax syntax = PromptSyntax.of(settings.path("prompt_syntax").asText("a1111"));
         DataType dtype = dataType(options);
 
         Path unetDir = component(dir, index, "unet", true);
@@ -183,8 +186,7 @@ final class ModelFolder {
                 if (text2Dir != null) {
                     text2 = sdxlTextEncoder2(dir, text2Dir);
                     SdxlConditioner sdxl = sdxlConditioner(dir, index, tokenizer, text, text2,
-                            settings.path("clip_skip").asInt(0)).withSyntax(PromptSyntax.of(
-                                    settings.path("prompt_syntax").asText("a1111")));
+                            clipSkip).withSyntax(syntax);
                     conditioner = sdxl;
                     checkCrossAttention(dir, unetConfig, textConfig.hiddenSize()
                             + text2.config().hiddenSize(), "the sum %d of text_encoder's and"
@@ -194,8 +196,7 @@ final class ModelFolder {
                     checkCrossAttention(dir, unetConfig, textConfig.hiddenSize(),
                             "the text encoder's hidden_size %d in text_encoder/config.json");
                     conditioner = new ClipConditioner(tokenizer, text,
-                            settings.path("clip_skip").asInt(0)).withSyntax(PromptSyntax.of(
-                                    settings.path("prompt_syntax").asText("a1111")));
+                            clipSkip).withSyntax(syntax);
                 }
             } catch (IllegalArgumentException e) {
                 throw new ModelLoadException(dir + ": the tokenizer (" + tokDir
@@ -208,8 +209,7 @@ final class ModelFolder {
             SdxlConditioner sdxl;
             try {
                 sdxl = sdxlConditioner(dir, index, null, null, text2,
-                        settings.path("clip_skip").asInt(0)).withSyntax(PromptSyntax.of(
-                                settings.path("prompt_syntax").asText("a1111")));
+                        clipSkip).withSyntax(syntax);
             } catch (IllegalArgumentException e) {
                 throw new ModelLoadException(dir + ": tokenizer_2, text_encoder_2 and "
                         + SETTINGS + " (clip_skip) do not fit together: " + e.getMessage(), e);
