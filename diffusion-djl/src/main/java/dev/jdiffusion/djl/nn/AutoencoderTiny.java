@@ -109,7 +109,12 @@ public final class AutoencoderTiny extends AbstractBlock {
         }
         Ctx c = new Ctx(ps, training);
         try (GradMode g = GradMode.offUnlessTraining(training)) {
-            return scoped(() -> encoder.apply(c, pixels.add(1f).div(2f))); // [−1, 1] → [0, 1]
+            return scoped(() -> {
+                NDArray unit = pixels.add(1f).div(2f); // [−1, 1] → [0, 1]
+                return channelsLast(c, unit)
+                        ? ConvKernels.rowMajor(encoder.apply(c, ConvKernels.channelsLast(unit)))
+                        : encoder.apply(c, unit);
+            });
         }
     }
 
@@ -146,9 +151,22 @@ public final class AutoencoderTiny extends AbstractBlock {
         try (GradMode g = GradMode.offUnlessTraining(training)) {
             return scoped(() -> {
                 NDArray clamped = latents.div(3f).tanh().mul(3f); // soft clamp to (−3, 3)
-                return decoder.apply(c, clamped).mul(2f).sub(1f); // [0, 1] → [−1, 1]
+                if (!channelsLast(c, clamped)) {
+                    return decoder.apply(c, clamped).mul(2f).sub(1f); // [0, 1] → [−1, 1]
+                }
+                NDArray y = decoder.apply(c, ConvKernels.channelsLast(clamped));
+                return ConvKernels.rowMajor(y.mul(2f).sub(1f));
             });
         }
+    }
+
+    /**
+     * Whether a pass runs in channels-last memory order: in inference on the CPU. TAESD is
+     * convolutions, ReLUs and nearest upsampling only, which all keep that order, so oneDNN
+     * skips its layout reorders around each convolution (docs/benchmarks.md).
+     */
+    private static boolean channelsLast(Ctx c, NDArray x) {
+        return !c.training() && !x.getDevice().isGpu() && ConvKernels.enabled();
     }
 
     @Override

@@ -170,15 +170,23 @@ final class Layers {
         }
     }
 
-    /** A 2-D convolution with square kernel, weight (out, in, k, k) and bias (out). */
+    /**
+     * A 2-D convolution with square kernel, weight (out, in, k, k) and bias (out). In inference
+     * on the CPU, a k×k convolution with few output positions runs as im2col + GEMM ({@link
+     * ConvKernels#prefersGemm}).
+     */
     static final class Conv2d extends Module {
 
+        private final int out;
+        private final int kernel;
         private final int stride;
         private final int padding;
         private final Parameter weight;
         private final Parameter bias;
 
         Conv2d(int in, int out, int kernel, int stride, int padding) {
+            this.out = out;
+            this.kernel = kernel;
             this.stride = stride;
             this.padding = padding;
             Initializer init = uniformFanIn((long) in * kernel * kernel);
@@ -195,6 +203,9 @@ final class Layers {
         }
 
         NDArray apply(Ctx c, NDArray x) { // (N, in, H, W) → (N, out, H', W')
+            if (!c.training() && ConvKernels.prefersGemm(x, out, kernel, stride, padding)) {
+                return ConvKernels.gemm(x, c.get(weight, x), c.get(bias, x), padding, stride);
+            }
             return ai.djl.nn.convolutional.Conv2d.conv2d(x, c.get(weight, x), c.get(bias, x),
                     new Shape(stride, stride), new Shape(padding, padding), new Shape(1, 1), 1)
                     .singletonOrThrow();

@@ -566,7 +566,10 @@ public final class UNet2DConditionModel extends AbstractBlock {
             return scoped(() -> {
                 NDArray both = proj.apply(c, x); // (N, L, 2·inner)
                 NDList parts = both.split(2, both.getShape().dimension() - 1); // 2 × (N, L, inner)
-                NDArray hidden = parts.get(0).mul(Activation.gelu(parts.get(1)));
+                NDArray gate = Activation.gelu(parts.get(1));
+                // in inference the product goes in place into gelu's fresh output (a 4·dim-wide
+                // temporary fewer); autograd needs that output intact
+                NDArray hidden = c.training() ? parts.get(0).mul(gate) : gate.muli(parts.get(0));
                 return out.apply(c, hidden);
             });
         }
