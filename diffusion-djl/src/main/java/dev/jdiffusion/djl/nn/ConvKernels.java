@@ -35,10 +35,13 @@ final class ConvKernels {
 
     /**
      * The most output positions (N·H'·W') a k×k convolution (k > 1) is computed for as im2col +
-     * GEMM. On the 2-core VM of docs/benchmarks.md the GEMM was 1.6× faster at 512 positions
-     * (1280 channels, 16×16, batch 2) and 1.2× slower at 1024 (640 channels, 32×32).
+     * GEMM. On the 2-core VM of docs/benchmarks.md a lone 1280-channel convolution was 1.7×
+     * faster as GEMM at 256 positions (16×16) and 1.5× at 512 (16×16, batch 2), and 1.2× slower
+     * at 1024 (640 channels, 32×32). Inside whole UNet forwards (bench section {@code kernels})
+     * a limit of 512 made the guided step (batch 2) 3.5 % slower, 256 made it 2 % faster: the
+     * unfolded input (47 MiB at 512 positions and 2560 channels) then costs more than it saves.
      */
-    static final long GEMM_MAX_POSITIONS = 512;
+    static final long GEMM_MAX_POSITIONS = 256;
 
     /**
      * The fewest weight elements (O·C·k²) a convolution needs for the GEMM path: below it the
