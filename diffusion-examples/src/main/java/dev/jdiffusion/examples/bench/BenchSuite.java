@@ -59,7 +59,10 @@ import java.util.TreeMap;
  *   <li>{@code default-model}: end-to-end images/s of a trained default model;</li>
  *   <li>{@code lora}: cost of a derived LoRA pipeline against weights merged in place
  *       (creation time, extra memory, UNet step time; see {@code LoraBenchmark});</li>
- *   <li>{@code end-to-end} (opt-in, not in {@link #DEFAULT_SECTIONS}): seconds per image of
+ *   <li>{@code kernels} (opt-in, not in {@link #DEFAULT_SECTIONS}): the convolution kernels'
+ *       speed-up, as paired plain/auto runs of the SD UNet forward and a TAESD decode in one
+ *       process (see {@code KernelBenchmark});</li>
+ *   <li>{@code end-to-end} (opt-in): seconds per image of
  *       random-weight SD 1.5-shaped models at {@code latentSize · 8} pixels (512² by default),
  *       text encoding to decoded image: (a) 20 steps {@code dpmpp_2m} with guidance 7.5, (b) 4
  *       steps {@code lcm} on an LCM-distilled UNet ({@code time_cond_proj_dim} 256, guidance
@@ -78,11 +81,11 @@ public final class BenchSuite {
     /** Section names, in the order they run. */
     public static final List<String> SECTIONS = List.of("matmul", "sampler", "unet-default",
             "unet-sd15", "profile", "vae", "load", "cold-start", "peak", "default-model",
-            "lora", "end-to-end", "unet-sdxl");
+            "lora", "kernels", "end-to-end", "unet-sdxl");
 
-    /** The sections a run without {@code --only} measures: all but the long end-to-end one. */
+    /** The sections a run without {@code --only} measures: all but the opt-in ones. */
     public static final List<String> DEFAULT_SECTIONS = SECTIONS.stream()
-            .filter(s -> !s.equals("end-to-end") && !s.equals("unet-sdxl")).toList();
+            .filter(s -> !List.of("kernels", "end-to-end", "unet-sdxl").contains(s)).toList();
 
     /** The final decoders the end-to-end section can use. */
     public static final List<String> DECODERS = List.of("vae", "taesd");
@@ -151,6 +154,7 @@ public final class BenchSuite {
                     case "peak" -> peak();
                     case "default-model" -> defaultModel();
                     case "lora" -> results.addAll(LoraBenchmark.measure(o, out));
+                    case "kernels" -> results.addAll(KernelBenchmark.measure(o, out));
                     case "end-to-end" -> endToEnd();
                     case "unet-sdxl" -> unetSdxl();
                     default -> throw new IllegalStateException(s);

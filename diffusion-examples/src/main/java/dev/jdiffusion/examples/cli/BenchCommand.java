@@ -25,7 +25,7 @@ import picocli.CommandLine.Option;
         description = "Run benchmarks (medians over repeated runs after warm-up) and print a"
                 + " Markdown table. Sections: matmul, sampler, unet-default, unet-sd15, profile,"
                 + " vae, load, cold-start, peak, default-model, lora; opt-in (--only):"
-                + " end-to-end, unet-sdxl.")
+                + " kernels, end-to-end, unet-sdxl.")
 final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--only", split = ",", paramLabel = "SECTION",

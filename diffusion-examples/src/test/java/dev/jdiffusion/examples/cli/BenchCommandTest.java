@@ -54,7 +54,7 @@ class BenchCommandTest {
     void defaultsToEverySectionAndSkipRemoves(@TempDir Path dir) throws Exception {
         BenchOptions all = parse("--work", dir.toString()).options();
         assertThat(all.sections()).containsExactlyInAnyOrderElementsOf(
-                BenchSuite.DEFAULT_SECTIONS).doesNotContain("end-to-end", "unet-sdxl");
+                BenchSuite.DEFAULT_SECTIONS).doesNotContain("kernels", "end-to-end", "unet-sdxl");
         assertThat(all.decoder()).isEqualTo("vae");
         assertThat(parse("--work", dir.toString(), "--only", "end-to-end").options().sections())
                 .containsExactly("end-to-end");
@@ -112,5 +112,23 @@ class BenchCommandTest {
                         "UNet step, base weights", "UNet step, derived (overlay)",
                         "UNet step, merged in place");
         assertThat(results).allSatisfy(r -> assertThat(r.value()).isPositive().isFinite());
+    }
+
+    @Test
+    void pairsTheConvolutionKernelsAndRestoresTheProperty(@TempDir Path dir) throws Exception {
+        Path cfg = Files.writeString(dir.resolve("unet.json"), TINY_UNET);
+        BenchOptions o = parse("--only", "kernels", "--repeat", "2", "--warmup", "0",
+                "--batch", "1", "--latent-size", "8", "--text-length", "5", "--unet-config",
+                cfg.toString(), "--threads", "1", "--work", dir.toString()).options();
+        String before = System.getProperty("jdiffusion.conv");
+        List<Result> results = new BenchSuite(o, new PrintStream(new ByteArrayOutputStream(),
+                true, StandardCharsets.UTF_8)).run();
+        assertThat(results).extracting(Result::name).containsExactly(
+                "UNet forward batch 1, 8² latents", "TAESD decode to 64²");
+        assertThat(results).allSatisfy(r -> {
+            assertThat(r.value()).isPositive().isFinite();
+            assertThat(r.note()).contains("plain").contains("auto").contains("2 ABBA pairs");
+        });
+        assertThat(System.getProperty("jdiffusion.conv")).isEqualTo(before);
     }
 }
