@@ -468,7 +468,7 @@ class SdxlParityTest {
     }
 
     @Test
-    void aRefinerStyleFolderIsRefusedWithTheReason(@TempDir Path tmp) throws Exception {
+    void aBaseUNetWithoutTheFirstTextEncoderIsRefusedWithTheReason(@TempDir Path tmp) throws Exception {
         Path folder = copyWith(tmp, j -> j.putArray("text_encoder").addNull().addNull());
         assertThatThrownBy(() -> DiffusionPipeline.load(folder, PipelineOptions.defaults()))
                 .isInstanceOf(ModelLoadException.class)
