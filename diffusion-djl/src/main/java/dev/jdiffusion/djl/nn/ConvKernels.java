@@ -38,8 +38,10 @@ final class ConvKernels {
      * GEMM. On the 2-core VM of docs/benchmarks.md a lone 1280-channel convolution was 1.7×
      * faster as GEMM at 256 positions (16×16) and 1.5× at 512 (16×16, batch 2), and 1.2× slower
      * at 1024 (640 channels, 32×32). Inside whole UNet forwards (bench section {@code kernels})
-     * a limit of 512 made the guided step (batch 2) 3.5 % slower, 256 made it 2 % faster: the
-     * unfolded input (47 MiB at 512 positions and 2560 channels) then costs more than it saves.
+     * a limit of 512 made the guided step (batch 2) 3.5 % slower, while with 256 it was
+     * unchanged within the machine's noise (0.93–1.02× in two runs) and the unguided forward
+     * 1.13–1.18× faster: the unfolded input (47 MiB at 512 positions and 2560 channels) costs
+     * more than it saves.
      */
     static final long GEMM_MAX_POSITIONS = 256;
 
