@@ -109,12 +109,7 @@ public final class AutoencoderTiny extends AbstractBlock {
         }
         Ctx c = new Ctx(ps, training);
         try (GradMode g = GradMode.offUnlessTraining(training)) {
-            return scoped(() -> {
-                NDArray unit = pixels.add(1f).div(2f); // [−1, 1] → [0, 1]
-                return channelsLast(c, unit)
-                        ? ConvKernels.rowMajor(encoder.apply(c, ConvKernels.channelsLast(unit)))
-                        : encoder.apply(c, unit);
-            });
+            return scoped(() -> run(c, encoder, pixels.add(1f).div(2f))); // [−1, 1] → [0, 1]
         }
     }
 
@@ -151,22 +146,22 @@ public final class AutoencoderTiny extends AbstractBlock {
         try (GradMode g = GradMode.offUnlessTraining(training)) {
             return scoped(() -> {
                 NDArray clamped = latents.div(3f).tanh().mul(3f); // soft clamp to (−3, 3)
-                if (!channelsLast(c, clamped)) {
-                    return decoder.apply(c, clamped).mul(2f).sub(1f); // [0, 1] → [−1, 1]
-                }
-                NDArray y = decoder.apply(c, ConvKernels.channelsLast(clamped));
-                return ConvKernels.rowMajor(y.mul(2f).sub(1f));
+                return run(c, decoder, clamped).mul(2f).sub(1f); // [0, 1] → [−1, 1]
             });
         }
     }
 
     /**
-     * Whether a pass runs in channels-last memory order: in inference on the CPU. TAESD is
-     * convolutions, ReLUs and nearest upsampling only, which all keep that order, so oneDNN
-     * skips its layout reorders around each convolution (docs/benchmarks.md).
+     * The encoder or decoder on {@code x}, returning row-major output. In inference on the CPU
+     * the pass runs in channels-last memory order: TAESD is convolutions, ReLUs and nearest
+     * upsampling only, which all keep that order, so oneDNN skips its layout reorders around
+     * each convolution (docs/benchmarks.md).
      */
-    private static boolean channelsLast(Ctx c, NDArray x) {
-        return !c.training() && !x.getDevice().isGpu() && ConvKernels.enabled();
+    private static NDArray run(Ctx c, Coder coder, NDArray x) {
+        if (c.training() || x.getDevice().isGpu() || !ConvKernels.enabled()) {
+            return coder.apply(c, x);
+        }
+        return ConvKernels.rowMajor(coder.apply(c, ConvKernels.channelsLast(x)));
     }
 
     @Override

@@ -84,9 +84,14 @@ final class ConvKernels {
         if (out * s.get(1) * kernel * kernel < GEMM_MIN_WEIGHT) {
             return false;
         }
-        long oh = (s.get(2) + 2 * padding - kernel) / stride + 1;
-        long ow = (s.get(3) + 2 * padding - kernel) / stride + 1;
-        return s.get(0) * oh * ow <= GEMM_MAX_POSITIONS && enabled();
+        return s.get(0) * outputSide(s.get(2), kernel, stride, padding)
+                * outputSide(s.get(3), kernel, stride, padding) <= GEMM_MAX_POSITIONS
+                && enabled();
+    }
+
+    /** (in + 2·padding − kernel) / stride + 1. */
+    private static long outputSide(long in, long kernel, long stride, long padding) {
+        return (in + 2 * padding - kernel) / stride + 1;
     }
 
     /**
@@ -108,8 +113,8 @@ final class ConvKernels {
             long c = s.get(1);
             long o = w.getShape().get(0);
             long k = w.getShape().get(2);
-            long oh = (s.get(2) + 2 * padding - k) / stride + 1;
-            long ow = (s.get(3) + 2 * padding - k) / stride + 1;
+            long oh = outputSide(s.get(2), k, stride, padding);
+            long ow = outputSide(s.get(3), k, stride, padding);
             NDArray padded = padding == 0 ? x
                     : x.pad(new Shape(padding, padding, padding, padding), 0);
             NDList windows = new NDList();
