@@ -253,15 +253,12 @@ public final class BenchSuite {
                     cfg.crossAttentionDim().get(0));
             ParameterStore ps = new ParameterStore(m, false);
             for (int batch : o.batches()) {
-                NDArray sample = m.randomNormal(new Shape(batch, cfg.inChannels(), size, size));
-                NDArray t = m.full(new Shape(batch), 500f);
-                NDArray ehs = cfg.usesCrossAttention() ? m.randomNormal(new Shape(batch,
-                        o.textLength(), cfg.crossAttentionDim().get(0))) : null;
+                UNetInputs in = UNetInputs.random(m, cfg, batch, size, o.textLength());
                 double[] std = {0};
                 Timing.Stats s = Timing.time(o.warmup(), reps, () -> {
                     try (NDScope scope = new NDScope()) {
                         scope.suppressNotUsedWarning();
-                        NDArray y = unet.predict(ps, sample, t, ehs, null, false);
+                        NDArray y = in.predict(unet, ps);
                         std[0] = y.sub(y.mean()).pow(2).mean().sqrt().getFloat();
                     }
                 });

@@ -51,17 +51,12 @@ final class KernelBenchmark {
                 unet.initialize(m, DataType.FLOAT32);
                 ParameterStore ps = new ParameterStore(m, false);
                 for (int batch : o.batches()) {
-                    NDArray sample = m.randomNormal(new Shape(batch, cfg.inChannels(), size,
-                            size));
-                    NDArray t = m.full(new Shape(batch), 500f);
-                    NDArray ehs = cfg.usesCrossAttention() ? m.randomNormal(new Shape(batch,
-                            o.textLength(), cfg.crossAttentionDim().get(0))) : null;
+                    UNetInputs in = UNetInputs.random(m, cfg, batch, size, o.textLength());
                     results.add(paired(o, out, String.format(Locale.ROOT,
                             "UNet forward batch %d, %d² latents", batch, size), () -> {
                                 try (NDScope scope = new NDScope()) {
                                     scope.suppressNotUsedWarning();
-                                    unet.predict(ps, sample, t, ehs, null, false)
-                                            .getFloat(0, 0, 0, 0);
+                                    in.predict(unet, ps).getFloat(0, 0, 0, 0);
                                 }
                             }));
                 }
