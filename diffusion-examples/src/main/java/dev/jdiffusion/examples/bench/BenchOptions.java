@@ -28,10 +28,19 @@ import java.util.Set;
  * @param threads PyTorch intra-op threads, or 0 to keep the engine's default
  * @param decoder the final decoder of the {@code end-to-end} section: {@code vae} (the model's
  *     full VAE) or {@code taesd} (a random-weight TAESD of the real shapes)
+ * @param device {@code cpu} or {@code gpu:N}: where {@link #DEVICE_SECTIONS} run (the other
+ *     sections run on CPU only and are refused with another device)
+ * @param half whether {@link #DEVICE_SECTIONS} store and compute in float16 (as {@code
+ *     PipelineOptions.half} does on a GPU; on CPU float16 arithmetic is slow and only a check)
  */
 public record BenchOptions(Set<String> sections, int repeat, int warmup, Path model, Path work,
         Path tokenizer, String unetConfig, int latentSize, List<Integer> batches,
-        int textLength, int matmulSize, int steps, int images, int threads, String decoder) {
+        int textLength, int matmulSize, int steps, int images, int threads, String decoder,
+        String device, boolean half) {
+
+    /** The sections that honour {@link #device()} and {@link #half()}. */
+    public static final List<String> DEVICE_SECTIONS = List.of("matmul", "unet-default",
+            "unet-sd15", "vae");
 
     /**
      * Validates and copies.
@@ -51,6 +60,8 @@ public record BenchOptions(Set<String> sections, int repeat, int warmup, Path mo
      * @param images see the record component
      * @param threads see the record component
      * @param decoder see the record component
+     * @param device see the record component
+     * @param half see the record component
      * @throws IllegalArgumentException naming the option when a value is out of range or a
      *     section is unknown
      */
@@ -76,6 +87,24 @@ public record BenchOptions(Set<String> sections, int repeat, int warmup, Path mo
         check(work != null, "a work folder is required");
         check(BenchSuite.DECODERS.contains(decoder), "--decoder must be one of "
                 + String.join(", ", BenchSuite.DECODERS) + " (got " + decoder + ")");
+        check(device != null && device.matches("cpu|gpu(:\\d{1,3})?"),
+                "--device: expected cpu, gpu or gpu:N (got '" + device + "')");
+        if (!device.equals("cpu") || half) {
+            List<String> cpuOnly = sections.stream()
+                    .filter(s -> !DEVICE_SECTIONS.contains(s)).sorted().toList();
+            check(cpuOnly.isEmpty(), (half ? "--half" : "--device " + device) + " applies to "
+                    + String.join(", ", DEVICE_SECTIONS) + " only; choose among them with"
+                    + " --only (" + String.join(", ", cpuOnly) + " run on CPU in float32)");
+        }
+    }
+
+    /**
+     * Whether the device sections run on a GPU.
+     *
+     * @return true unless {@link #device()} is {@code cpu}
+     */
+    public boolean onGpuDevice() {
+        return !device.equals("cpu");
     }
 
     private static void check(boolean ok, String message) {

@@ -1,5 +1,6 @@
 package dev.jdiffusion.examples.bench;
 
+import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -10,6 +11,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.ParameterStore;
+import ai.djl.util.cuda.CudaUtils;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.djl.nn.AutoencoderKL;
 import dev.jdiffusion.djl.nn.AutoencoderKLConfig;
@@ -74,6 +76,10 @@ import java.util.TreeMap;
  *       latents, random weights in the published shapes, matrices stored in float16 as {@code
  *       PipelineOptions.half} stores them) and the process's peak resident memory.</li>
  * </ul>
+ * {@code matmul}, {@code unet-default}, {@code unet-sd15} and {@code vae} run on {@link
+ * BenchOptions#device()} in float32 or, with {@link BenchOptions#half()}, float16; on a GPU each
+ * of them also reports the peak GPU memory in use ({@link GpuMemoryPeak}). The other sections
+ * run on CPU in float32.
  * Not thread-safe; run one suite at a time (it saturates the CPU anyway).
  */
 public final class BenchSuite {
@@ -92,6 +98,9 @@ public final class BenchSuite {
 
     private final BenchOptions o;
     private final PrintStream out;
+    /** Where the device sections run, and in which type. */
+    private final Device device;
+    private final DataType dtype;
     private final List<Result> results = new ArrayList<>();
     private final Map<Integer, Double> sdForward = new TreeMap<>();
     private double matmulPeak = Double.NaN;
@@ -105,6 +114,10 @@ public final class BenchSuite {
     public BenchSuite(BenchOptions options, PrintStream out) {
         this.o = options;
         this.out = out;
+        String d = options.device();
+        this.device = d.equals("cpu") ? Device.cpu()
+                : Device.gpu(d.contains(":") ? Integer.parseInt(d.substring(4)) : 0);
+        this.dtype = options.half() ? DataType.FLOAT16 : DataType.FLOAT32;
     }
 
     /**
@@ -132,6 +145,7 @@ public final class BenchSuite {
     private void runSections() {
         out.println("# jdiffusion bench");
         out.println(machine());
+        out.println(deviceLine());
         for (String s : SECTIONS) {
             if (!o.sections().contains(s)) {
                 continue;
@@ -139,7 +153,7 @@ public final class BenchSuite {
             out.println();
             out.println("## " + s);
             long start = System.nanoTime();
-            try {
+            try (GpuMemoryPeak memory = o.onGpuDevice() ? GpuMemoryPeak.start(device, 5) : null) {
                 switch (s) {
                     case "matmul" -> matmul();
                     case "sampler" -> results.addAll(
@@ -158,6 +172,12 @@ public final class BenchSuite {
                     case "end-to-end" -> endToEnd();
                     case "unet-sdxl" -> unetSdxl();
                     default -> throw new IllegalStateException(s);
+                }
+                if (memory != null) {
+                    add(s, "peak GPU memory in use", memory.peak() / 1048576.0, "MiB",
+                            String.format(Locale.ROOT, "whole device, sampled every 5 ms (CUDA"
+                                    + " context and PyTorch's cache included); %.0f MiB at the"
+                                    + " section's start", memory.atStart() / 1048576.0));
                 }
             } catch (Exception | OutOfMemoryError e) {
                 out.println("FAILED: " + e);
@@ -220,21 +240,33 @@ public final class BenchSuite {
                 System.getProperty("java.version"));
     }
 
+    private String deviceLine() {
+        String where = device.isGpu() ? String.format(Locale.ROOT, "%s (compute capability %s,"
+                + " %.1f GiB)", device, CudaUtils.getComputeCapability(device.getDeviceId()),
+                CudaUtils.getGpuMemory(device).getMax() / 1073741824.0) : "cpu";
+        return "device sections (" + String.join(", ", BenchOptions.DEVICE_SECTIONS) + "): "
+                + where + ", " + (dtype == DataType.FLOAT16 ? "float16" : "float32");
+    }
+
     private void matmul() throws Exception {
         int n = o.matmulSize();
-        try (NDManager m = NDManager.newBaseManager()) {
-            NDArray a = m.randomUniform(-1, 1, new Shape(n, n));
-            NDArray b = m.randomUniform(-1, 1, new Shape(n, n));
+        try (NDManager m = NDManager.newBaseManager(device)) {
+            NDArray a = m.randomUniform(-1, 1, new Shape(n, n)).toType(dtype, false);
+            NDArray b = m.randomUniform(-1, 1, new Shape(n, n)).toType(dtype, false);
             Timing.Stats s = Timing.time(Math.max(1, o.warmup()), Math.max(5, o.repeat()), () -> {
                 try (NDScope scope = new NDScope()) {
                     scope.suppressNotUsedWarning();
-                    a.matMul(b).getFloat(0, 0);
+                    a.matMul(b).get(0, 0).toType(DataType.FLOAT32, false).getFloat();
                 }
             });
             matmulPeak = 2.0 * n * n * n / s.median() / 1e9;
-            add("matmul", "fp32 matMul " + n + "²", matmulPeak, "GFLOP/s",
+            add("matmul", typeName() + " matMul " + n + "²", matmulPeak, "GFLOP/s",
                     "median " + Timing.fmt(s.median()) + " s; " + s.spread());
         }
+    }
+
+    private String typeName() {
+        return dtype == DataType.FLOAT16 ? "fp16" : "fp32";
     }
 
     private String ofPeak(double gflops) {
@@ -244,21 +276,22 @@ public final class BenchSuite {
 
     private void unet(String section, UNet2DConditionConfig cfg, int size, int reps)
             throws Exception {
-        try (NDManager m = NDManager.newBaseManager()) {
+        try (NDManager m = NDManager.newBaseManager(device)) {
             UNet2DConditionModel unet = new UNet2DConditionModel(cfg);
             Engine.getInstance().setRandomSeed(0);
-            unet.initialize(m, DataType.FLOAT32);
+            unet.initialize(m, dtype);
             out.printf(Locale.ROOT, "UNet %s, %.1f M parameters, latents %d×%d, text %d×%d%n",
                     cfg.blockOutChannels(), parameters(unet) / 1e6, size, size, o.textLength(),
                     cfg.crossAttentionDim().get(0));
             ParameterStore ps = new ParameterStore(m, false);
             for (int batch : o.batches()) {
-                UNetInputs in = UNetInputs.random(m, cfg, batch, size, o.textLength());
+                UNetInputs in = UNetInputs.random(m, cfg, batch, size, o.textLength())
+                        .toType(dtype);
                 double[] std = {0};
                 Timing.Stats s = Timing.time(o.warmup(), reps, () -> {
                     try (NDScope scope = new NDScope()) {
                         scope.suppressNotUsedWarning();
-                        NDArray y = in.predict(unet, ps);
+                        NDArray y = in.predict(unet, ps).toType(DataType.FLOAT32, false);
                         std[0] = y.sub(y.mean()).pow(2).mean().sqrt().getFloat();
                     }
                 });
@@ -336,16 +369,18 @@ public final class BenchSuite {
     private void vae() throws Exception {
         AutoencoderKLConfig cfg = AutoencoderKLConfig.fromJson(Sd15Configs.VAE);
         int size = o.latentSize();
-        try (NDManager m = NDManager.newBaseManager()) {
+        try (NDManager m = NDManager.newBaseManager(device)) {
             AutoencoderKL vae = new AutoencoderKL(cfg);
             Engine.getInstance().setRandomSeed(0);
-            vae.initialize(m, DataType.FLOAT32);
-            NDArray z = m.randomNormal(new Shape(1, cfg.latentChannels(), size, size));
+            vae.initialize(m, dtype);
+            NDArray z = m.randomNormal(new Shape(1, cfg.latentChannels(), size, size))
+                    .toType(dtype, false);
             ParameterStore ps = new ParameterStore(m, false);
             Timing.Stats s = Timing.time(o.warmup(), o.repeat(), () -> {
                 try (NDScope scope = new NDScope()) {
                     scope.suppressNotUsedWarning();
-                    vae.decode(ps, z, false).getFloat(0, 0, 0, 0);
+                    vae.decode(ps, z, false).get(0, 0, 0, 0).toType(DataType.FLOAT32, false)
+                            .getFloat();
                 }
             });
             long flops = FlopCounter.totals(FlopCounter.vaeDecoder(cfg, 1, size, size)).total();

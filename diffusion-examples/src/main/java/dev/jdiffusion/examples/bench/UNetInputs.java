@@ -2,6 +2,7 @@ package dev.jdiffusion.examples.bench;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import dev.jdiffusion.djl.nn.UNet2DConditionConfig;
@@ -24,6 +25,18 @@ record UNetInputs(NDArray sample, NDArray timestep, NDArray context) {
                         ? m.randomNormal(new Shape(batch, textLength,
                                 cfg.crossAttentionDim().get(0)))
                         : null);
+    }
+
+    /**
+     * The same inputs with latents and context in another floating-point type (the timestep
+     * stays float32: the UNet casts its embedding to the latents' type).
+     */
+    UNetInputs toType(DataType type) {
+        if (sample.getDataType() == type) {
+            return this;
+        }
+        return new UNetInputs(sample.toType(type, false), timestep,
+                context == null ? null : context.toType(type, false));
     }
 
     /** The UNet's noise prediction for these inputs, without class labels, in inference. */

@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code jdiffusion bench}: measures what the project claims (UNet and VAE latency, achieved
  * GFLOP/s against the machine's matrix-multiply peak, sampler overhead, load time, cold start,
- * peak memory, end-to-end images/s). See {@code docs/benchmarks.md}.
+ * peak memory, end-to-end images/s), on CPU or, for the network sections, a GPU. See {@code docs/benchmarks.md}.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Run benchmarks (medians over repeated runs after warm-up) and print a"
@@ -90,9 +90,22 @@ final class BenchCommand implements Callable<Integer> {
             description = "PyTorch intra-op threads (0 = engine default).")
     int threads;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu:N for matmul,"
+            + " unet-default, unet-sd15 and vae (default cpu; GPU runs also report the peak"
+            + " GPU memory in use).")
+    String device;
+
+    @Option(names = "--half", description = "float16 weights and arithmetic in matmul,"
+            + " unet-default, unet-sd15 and vae (as generate --half on a GPU).")
+    boolean half;
+
     @Override
     public Integer call() throws Exception {
-        List<Result> results = new BenchSuite(options(), System.out).run();
+        BenchOptions options = options();
+        if (options.onGpuDevice()) {
+            Devices.requireGpu(options.device());
+        }
+        List<Result> results = new BenchSuite(options, System.out).run();
         return results.stream().anyMatch(r -> r.name().equals("failed")) ? 1 : 0;
     }
 
@@ -116,6 +129,7 @@ final class BenchCommand implements Callable<Integer> {
         String unetJson = unetConfig != null
                 ? Files.readString(unetConfig, StandardCharsets.UTF_8) : Sd15Configs.UNET;
         return new BenchOptions(sections, repeat, warmup, trained, workDir, tokenizer, unetJson,
-                latentSize, batches, textLength, matmulSize, steps, images, threads, decoder);
+                latentSize, batches, textLength, matmulSize, steps, images, threads, decoder,
+                device, half);
     }
 }

@@ -1,6 +1,5 @@
 package dev.jdiffusion.examples.cli;
 
-import ai.djl.engine.Engine;
 import dev.jdiffusion.api.GeneratedImage;
 import dev.jdiffusion.api.GenerationRequest;
 import dev.jdiffusion.api.GenerationResult;
@@ -201,7 +200,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         Path modelDir = model != null ? model : DefaultModel.path();
         if (!device.equals("cpu")) {
-            requireGpu();
+            Devices.requireGpu(device);
         }
         PipelineOptions opts = PipelineOptions.defaults().withDevice(device).withHalf(half);
         DecoderOptions decoders = DecoderOptions.defaults().withTiledVae(tiledVae);
@@ -313,18 +312,6 @@ final class GenerateCommand implements Callable<Integer> {
     private void checkDevice() {
         if (!device.matches("cpu|gpu(:\\d{1,3})?")) {
             throw usage("--device: expected cpu, gpu or gpu:N (got '" + device + "')");
-        }
-    }
-
-    /** Fails with a clear message, not the engine's, when the GPU asked for is not there. */
-    private void requireGpu() {
-        int id = device.contains(":") ? Integer.parseInt(device.substring(4)) : 0;
-        int count = Engine.getEngine("PyTorch").getGpuCount();
-        if (id >= count) {
-            throw new IllegalArgumentException("--device " + device + ": "
-                    + (count == 0 ? "no GPU is usable by the PyTorch engine on this machine"
-                            : "the PyTorch engine sees only " + count + " GPU(s)")
-                    + "; use --device cpu");
         }
     }
 

@@ -77,6 +77,65 @@ class BenchCommandTest {
     }
 
     @Test
+    void takesADeviceAndHalfPrecisionForTheNetworkSectionsOnly(@TempDir Path dir)
+            throws Exception {
+        BenchOptions o = parse("--work", dir.toString(), "--only", "unet-sd15,vae",
+                "--device", "gpu:1", "--half").options();
+        assertThat(o.device()).isEqualTo("gpu:1");
+        assertThat(o.half()).isTrue();
+        assertThat(o.onGpuDevice()).isTrue();
+        BenchOptions plain = parse("--work", dir.toString()).options();
+        assertThat(plain.device()).isEqualTo("cpu");
+        assertThat(plain.half()).isFalse();
+        assertThat(plain.onGpuDevice()).isFalse();
+        assertThatThrownBy(() -> parse("--work", dir.toString(), "--device", "cuda").options())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--device: expected cpu, gpu or gpu:N (got 'cuda')");
+        assertThatThrownBy(() -> parse("--work", dir.toString(), "--device", "gpu:0",
+                "--only", "vae,peak,load").options())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--device gpu:0 applies to matmul, unet-default,"
+                        + " unet-sd15, vae only").hasMessageContaining("(load, peak run on CPU");
+        assertThatThrownBy(() -> parse("--work", dir.toString(), "--half").options())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("--half applies to").hasMessageContaining("sampler");
+    }
+
+    @Test
+    void refusesAGpuTheEngineDoesNotSee(@TempDir Path dir) {
+        // The build machines have no GPU; where one is present this test has nothing to show.
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                ai.djl.engine.Engine.getEngine("PyTorch").getGpuCount() == 0);
+        java.io.StringWriter err = new java.io.StringWriter();
+        CommandLine cl = Main.commandLine();
+        cl.setErr(new java.io.PrintWriter(err, true));
+        int code = cl.execute("bench", "--work", dir.toString(), "--only", "vae", "--device",
+                "gpu:0");
+        assertThat(code).isNotZero();
+        assertThat(err.toString()).contains("--device gpu:0: no GPU is usable by the PyTorch"
+                + " engine on this machine; use --device cpu");
+    }
+
+    @Test
+    void computesATinyUNetInFloat16(@TempDir Path dir) throws Exception {
+        Path cfg = Files.writeString(dir.resolve("unet.json"), TINY_UNET);
+        BenchOptions o = parse("--only", "matmul,unet-sd15", "--half", "--repeat", "1",
+                "--warmup", "0", "--batch", "2", "--latent-size", "8", "--text-length", "5",
+                "--unet-config", cfg.toString(), "--matmul-size", "64", "--threads", "1",
+                "--work", dir.toString()).options();
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        List<Result> results = new BenchSuite(o, new PrintStream(buf, true,
+                StandardCharsets.UTF_8)).run();
+        assertThat(results).extracting(Result::name)
+                .containsExactly("fp16 matMul 64²", "forward batch 2 (= 1 guided step)");
+        assertThat(results).allSatisfy(r -> assertThat(r.value()).isPositive().isFinite());
+        // A finite, non-zero output spread: the float16 forward ran and did not overflow.
+        assertThat(results.get(1).note()).containsPattern("output std 0\\.[1-9]");
+        assertThat(buf.toString(StandardCharsets.UTF_8))
+                .contains("device sections (matmul, unet-default, unet-sd15, vae): cpu, float16");
+    }
+
+    @Test
     void measuresATinyUNetAndItsProfile(@TempDir Path dir) throws Exception {
         Path cfg = Files.writeString(dir.resolve("unet.json"), TINY_UNET);
         BenchOptions o = parse("--only", "matmul,unet-sd15,profile", "--repeat", "1",
