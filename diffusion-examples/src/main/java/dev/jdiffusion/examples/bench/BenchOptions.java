@@ -40,7 +40,7 @@ public record BenchOptions(Set<String> sections, int repeat, int warmup, Path mo
 
     /** The sections that honour {@link #device()} and {@link #half()}. */
     public static final List<String> DEVICE_SECTIONS = List.of("matmul", "unet-default",
-            "unet-sd15", "vae");
+            "unet-sd15", "vae", "pipeline-sd15");
 
     /**
      * Validates and copies.

@@ -72,12 +72,18 @@ import java.util.TreeMap;
  *       spacing and no guidance (the Turbo recipe); (a) decoded by the full VAE, (b) and (c) by
  *       the chosen final decoder; and
  *       images/s of one warm pipeline running (c) for 1, 2 and 4 concurrent callers;</li>
+ *   <li>{@code pipeline-sd15} (opt-in): one warm SD 1.5-shaped pipeline (random weights, {@code
+ *       --tokenizer} needed) on {@link BenchOptions#device()}: seconds per image and steps per
+ *       second of {@code --steps} {@code ddim} steps with guidance 7.5, text encoding to decoded
+ *       image, the figure {@code scripts/gpu/diffusers_bench.py} measures for diffusers;</li>
  *   <li>{@code unet-sdxl} (opt-in): one guided SDXL base UNet step at 1024² (batch 2, 128²
  *       latents, random weights in the published shapes, matrices stored in float16 as {@code
  *       PipelineOptions.half} stores them) and the process's peak resident memory.</li>
  * </ul>
- * {@code matmul}, {@code unet-default}, {@code unet-sd15} and {@code vae} run on {@link
- * BenchOptions#device()} in float32 or, with {@link BenchOptions#half()}, float16; on a GPU each
+ * {@code matmul}, {@code unet-default}, {@code unet-sd15}, {@code vae} and {@code pipeline-sd15}
+ * run on {@link BenchOptions#device()} in float32 or, with {@link BenchOptions#half()}, float16
+ * (for the pipeline: {@link PipelineOptions#half()}, float16 weights, computed in float16 on a
+ * GPU and widened per layer on CPU); on a GPU each
  * of them also reports the peak GPU memory in use ({@link GpuMemoryPeak}). The other sections
  * run on CPU in float32.
  * Not thread-safe; run one suite at a time (it saturates the CPU anyway).
@@ -87,11 +93,12 @@ public final class BenchSuite {
     /** Section names, in the order they run. */
     public static final List<String> SECTIONS = List.of("matmul", "sampler", "unet-default",
             "unet-sd15", "profile", "vae", "load", "cold-start", "peak", "default-model",
-            "lora", "kernels", "end-to-end", "unet-sdxl");
+            "lora", "kernels", "end-to-end", "pipeline-sd15", "unet-sdxl");
 
     /** The sections a run without {@code --only} measures: all but the opt-in ones. */
     public static final List<String> DEFAULT_SECTIONS = SECTIONS.stream()
-            .filter(s -> !List.of("kernels", "end-to-end", "unet-sdxl").contains(s)).toList();
+            .filter(s -> !List.of("kernels", "end-to-end", "pipeline-sd15", "unet-sdxl")
+                    .contains(s)).toList();
 
     /** The final decoders the end-to-end section can use. */
     public static final List<String> DECODERS = List.of("vae", "taesd");
@@ -170,6 +177,7 @@ public final class BenchSuite {
                     case "lora" -> results.addAll(LoraBenchmark.measure(o, out));
                     case "kernels" -> results.addAll(KernelBenchmark.measure(o, out));
                     case "end-to-end" -> endToEnd();
+                    case "pipeline-sd15" -> pipelineSd15();
                     case "unet-sdxl" -> unetSdxl();
                     default -> throw new IllegalStateException(s);
                 }
@@ -594,6 +602,55 @@ public final class BenchSuite {
                     b.median(), "s/image",
                     String.format(Locale.ROOT, "time_cond_proj_dim 256, one UNet call per step;"
                             + " %.1f× faster than (a); %s", baseline / b.median(), b.spread()));
+        }
+    }
+
+    /**
+     * The SD 1.5-shaped folder, or with {@code --unet-config} (to rehearse on small sizes) one
+     * with that UNet and SD 1.5's VAE and text encoder; null without a tokenizer.
+     */
+    private Path pipelineFolder() throws IOException {
+        UNet2DConditionConfig cfg = sdConfig();
+        if (cfg.equals(UNet2DConditionConfig.fromJson(Sd15Configs.UNET))) {
+            return sdFolder();
+        }
+        if (o.tokenizer() == null) {
+            return null;
+        }
+        if (cfg.inChannels() != 4 || !cfg.crossAttentionDim().stream().allMatch(d -> d == 768)) {
+            throw new IllegalArgumentException("pipeline-sd15 with --unet-config needs"
+                    + " in_channels 4 and cross_attention_dim 768 (SD 1.5's VAE and text"
+                    + " encoder); got " + cfg.inChannels() + " and " + cfg.crossAttentionDim());
+        }
+        Path dir = o.work().resolve(String.format(Locale.ROOT, "pipeline-random-%08x",
+                o.unetConfig().hashCode()));
+        return RandomModels.latent(dir, o.tokenizer(), cfg,
+                AutoencoderKLConfig.fromJson(Sd15Configs.VAE), ClipTextConfig.sd15(),
+                "pipeline-random-weights");
+    }
+
+    private void pipelineSd15() throws Exception {
+        Path sd = pipelineFolder();
+        if (sd == null) {
+            add("pipeline-sd15", "SD 1.5-shaped text-to-image", Double.NaN, "s/image",
+                    "skipped: give --tokenizer (CLIP vocab.json + merges.txt)");
+            return;
+        }
+        int size = o.latentSize() * 8;
+        PipelineOptions options = PipelineOptions.defaults().withDevice(o.device())
+                .withHalf(o.half());
+        try (DiffusionPipeline p = DiffusionPipeline.load(sd, options)) {
+            for (int i = 0; i < o.warmup(); i++) {
+                p.generate(request(size, 2, "ddim", 7.5, null));
+            }
+            Timing.Stats s = Timing.time(0, o.repeat(),
+                    () -> p.generate(request(size, o.steps(), "ddim", 7.5, null)));
+            String where = String.format(Locale.ROOT, "%d², %s, %s weights", size, o.device(),
+                    o.half() ? "float16" : "float32");
+            add("pipeline-sd15", o.steps() + " steps ddim, guidance 7.5, text to image",
+                    s.median(), "s/image", where + "; " + s.spread());
+            add("pipeline-sd15", "steps per second (whole image time / steps)",
+                    o.steps() / s.median(), "it/s", "text encoding and VAE decode included");
         }
     }
 

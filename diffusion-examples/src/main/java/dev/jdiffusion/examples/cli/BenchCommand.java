@@ -19,13 +19,14 @@ import picocli.CommandLine.Option;
 /**
  * {@code jdiffusion bench}: measures what the project claims (UNet and VAE latency, achieved
  * GFLOP/s against the machine's matrix-multiply peak, sampler overhead, load time, cold start,
- * peak memory, end-to-end images/s), on CPU or, for the network sections, a GPU. See {@code docs/benchmarks.md}.
+ * peak memory, end-to-end images/s), on CPU or, for the network sections, a GPU. See {@code
+ * docs/benchmarks.md}.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Run benchmarks (medians over repeated runs after warm-up) and print a"
                 + " Markdown table. Sections: matmul, sampler, unet-default, unet-sd15, profile,"
                 + " vae, load, cold-start, peak, default-model, lora; opt-in (--only):"
-                + " kernels, end-to-end, unet-sdxl.")
+                + " kernels, end-to-end, pipeline-sd15, unet-sdxl.")
 final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--only", split = ",", paramLabel = "SECTION",
@@ -79,7 +80,8 @@ final class BenchCommand implements Callable<Integer> {
             description = "Matrix side for matmul (default 4096).")
     int matmulSize;
 
-    @Option(names = "--steps", defaultValue = "2", description = "Steps of the peak runs (2).")
+    @Option(names = "--steps", defaultValue = "2", description = "Steps of the peak and"
+            + " pipeline-sd15 runs (2).")
     int steps;
 
     @Option(names = "--images", defaultValue = "4",
@@ -91,12 +93,13 @@ final class BenchCommand implements Callable<Integer> {
     int threads;
 
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or gpu:N for matmul,"
-            + " unet-default, unet-sd15 and vae (default cpu; GPU runs also report the peak"
-            + " GPU memory in use).")
+            + " unet-default, unet-sd15, vae and pipeline-sd15 (default cpu; GPU runs also"
+            + " report the peak GPU memory in use).")
     String device;
 
     @Option(names = "--half", description = "float16 weights and arithmetic in matmul,"
-            + " unet-default, unet-sd15 and vae (as generate --half on a GPU).")
+            + " unet-default, unet-sd15 and vae; float16 weights in pipeline-sd15 (as"
+            + " generate --half).")
     boolean half;
 
     @Override

@@ -54,7 +54,8 @@ class BenchCommandTest {
     void defaultsToEverySectionAndSkipRemoves(@TempDir Path dir) throws Exception {
         BenchOptions all = parse("--work", dir.toString()).options();
         assertThat(all.sections()).containsExactlyInAnyOrderElementsOf(
-                BenchSuite.DEFAULT_SECTIONS).doesNotContain("kernels", "end-to-end", "unet-sdxl");
+                BenchSuite.DEFAULT_SECTIONS)
+                .doesNotContain("kernels", "end-to-end", "pipeline-sd15", "unet-sdxl");
         assertThat(all.decoder()).isEqualTo("vae");
         assertThat(parse("--work", dir.toString(), "--only", "end-to-end").options().sections())
                 .containsExactly("end-to-end");
@@ -95,7 +96,10 @@ class BenchCommandTest {
                 "--only", "vae,peak,load").options())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("--device gpu:0 applies to matmul, unet-default,"
-                        + " unet-sd15, vae only").hasMessageContaining("(load, peak run on CPU");
+                        + " unet-sd15, vae, pipeline-sd15 only")
+                .hasMessageContaining("(load, peak run on CPU");
+        assertThat(parse("--work", dir.toString(), "--device", "gpu:0", "--half", "--only",
+                "pipeline-sd15").options().sections()).containsExactly("pipeline-sd15");
         assertThatThrownBy(() -> parse("--work", dir.toString(), "--half").options())
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("--half applies to").hasMessageContaining("sampler");
@@ -117,6 +121,18 @@ class BenchCommandTest {
     }
 
     @Test
+    void skipsThePipelineSectionWithoutATokenizer(@TempDir Path dir) throws Exception {
+        BenchOptions o = parse("--only", "pipeline-sd15", "--work", dir.toString()).options();
+        List<Result> results = new BenchSuite(o, new PrintStream(new ByteArrayOutputStream(),
+                true, StandardCharsets.UTF_8)).run();
+        assertThat(results).singleElement().satisfies(r -> {
+            assertThat(r.section()).isEqualTo("pipeline-sd15");
+            assertThat(r.value()).isNaN();
+            assertThat(r.note()).contains("give --tokenizer");
+        });
+    }
+
+    @Test
     void computesATinyUNetInFloat16(@TempDir Path dir) throws Exception {
         Path cfg = Files.writeString(dir.resolve("unet.json"), TINY_UNET);
         BenchOptions o = parse("--only", "matmul,unet-sd15", "--half", "--repeat", "1",
@@ -132,7 +148,8 @@ class BenchCommandTest {
         // A finite, non-zero output spread: the float16 forward ran and did not overflow.
         assertThat(results.get(1).note()).containsPattern("output std 0\\.[1-9]");
         assertThat(buf.toString(StandardCharsets.UTF_8))
-                .contains("device sections (matmul, unet-default, unet-sd15, vae): cpu, float16");
+                .contains("device sections (matmul, unet-default, unet-sd15, vae,"
+                        + " pipeline-sd15): cpu, float16");
     }
 
     @Test
