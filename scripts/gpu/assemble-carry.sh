@@ -3,7 +3,8 @@
 # that machine has no Java, no network and no DJL CUDA natives (issue 19). Run on a build machine
 # with JDK 17 (javac, jdeps, jlink) and the project's Maven dependencies:
 #
-#   scripts/gpu/assemble-carry.sh [--no-build] [--djl-git-dir DIR]
+#   scripts/gpu/assemble-carry.sh [--no-build] [--djl-git-dir DIR] [--diffusers-git-dir DIR]
+#                                 [--hub-git-dir DIR]
 #
 # Contents of .gpu-carry/ (ignored by git; carried to the device with the run tool's `carry`):
 #   jre.txz               a jlinked Java runtime for the CLI (modules from jdeps), xz-compressed
@@ -20,6 +21,8 @@
 #   jni-include/          jni.h and jni_md.h of this JDK
 #   prebuilt/cu128-libdjl_torch.so.gz  DJL's own cu128 JNI for torch 2.7.1, tried only if the
 #                         source build fails (a different torch is unlikely to accept it)
+#   python/diffusers-src.txz, python/hub-src.txz  src/ of diffusers v0.27.2 and huggingface_hub
+#                         v0.22.2 (pure Python, Apache-2.0) for scripts/gpu/diffusers_bench.py
 #   MANIFEST.txt          versions and SHA-256 of what was carried
 # Fails when the folder plus the working tree that travels with it (tracked and untracked files
 # git does not ignore) exceeds LIMIT_MIB (62 MiB; the run tool's limit is 64 MiB for both).
@@ -30,12 +33,19 @@ CARRY="$ROOT/.gpu-carry"
 LIMIT_MIB="${LIMIT_MIB:-62}"
 DJL_TAG="v0.36.0"
 DJL_GIT_DIR="${DJL_GIT_DIR:-/work/.mirror/deepjavalibrary+djl/repo}"
+DIFFUSERS_TAG="v0.27.2"
+DIFFUSERS_GIT_DIR="${DIFFUSERS_GIT_DIR:-/work/.mirror/huggingface+diffusers/repo}"
+HUB_TAG="v0.22.2"
+HUB_GIT_DIR="${HUB_GIT_DIR:-/work/.mirror/huggingface+huggingface_hub/repo}"
 BUILD=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --no-build) BUILD=0 ;;
         --djl-git-dir) DJL_GIT_DIR="$2"; shift ;;
-        *) echo "unknown argument: $1 (expected --no-build or --djl-git-dir DIR)" >&2; exit 2 ;;
+        --diffusers-git-dir) DIFFUSERS_GIT_DIR="$2"; shift ;;
+        --hub-git-dir) HUB_GIT_DIR="$2"; shift ;;
+        *) echo "unknown argument: $1 (expected --no-build, --djl-git-dir DIR," \
+                "--diffusers-git-dir DIR or --hub-git-dir DIR)" >&2; exit 2 ;;
     esac
     shift
 done
@@ -43,11 +53,16 @@ done
 for tool in javac jdeps jlink zip xz mvn git; do
     command -v "$tool" >/dev/null || { echo "missing tool: $tool (needs a JDK 17, zip, maven, git)" >&2; exit 1; }
 done
-if ! git --git-dir="$DJL_GIT_DIR" rev-parse -q --verify "$DJL_TAG^{commit}" >/dev/null; then
-    echo "no DJL git mirror with tag $DJL_TAG at $DJL_GIT_DIR: clone github.com/deepjavalibrary/djl" \
-         "(bare is fine) and pass --djl-git-dir DIR" >&2
-    exit 1
-fi
+# need_tag GIT_DIR TAG REPO OPTION: fails unless the clone has the tag.
+need_tag() {
+    if ! git --git-dir="$1" rev-parse -q --verify "$2^{commit}" >/dev/null; then
+        echo "no $3 git mirror with tag $2 at $1: clone github.com/$3 (bare is fine) and pass $4 DIR" >&2
+        exit 1
+    fi
+}
+need_tag "$DJL_GIT_DIR" "$DJL_TAG" deepjavalibrary/djl --djl-git-dir
+need_tag "$DIFFUSERS_GIT_DIR" "$DIFFUSERS_TAG" huggingface/diffusers --diffusers-git-dir
+need_tag "$HUB_GIT_DIR" "$HUB_TAG" huggingface/huggingface_hub --hub-git-dir
 JAVA_HOME="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"
 [[ -f "$JAVA_HOME/include/jni.h" ]] || { echo "no jni.h under JAVA_HOME=$JAVA_HOME" >&2; exit 1; }
 
@@ -61,7 +76,7 @@ JAR="$ROOT/diffusion-examples/target/jdiffusion.jar"
 echo "CLI jar: $(du -h "$JAR" | cut -f1) (bundles the PyTorch CPU natives)"
 
 rm -rf "$CARRY"
-mkdir -p "$CARRY/lib" "$CARRY/jni-include" "$CARRY/prebuilt"
+mkdir -p "$CARRY/lib" "$CARRY/jni-include" "$CARRY/prebuilt" "$CARRY/python"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
@@ -106,9 +121,15 @@ javac -cp "$CP" -h "$CARRY/jni-src/engines/pytorch/pytorch-native/build/include"
       "$TMP/djl/engines/pytorch/pytorch-engine/src/main/java/ai/djl/pytorch/jni/PyTorchLibrary.java"
 cp "$JAVA_HOME/include/jni.h" "$JAVA_HOME/include/linux/jni_md.h" "$CARRY/jni-include/"
 
+echo "== diffusers $DIFFUSERS_TAG and huggingface_hub $HUB_TAG sources"
+git --git-dir="$DIFFUSERS_GIT_DIR" archive "$DIFFUSERS_TAG" src | xz -9 -T0 > "$CARRY/python/diffusers-src.txz"
+git --git-dir="$HUB_GIT_DIR" archive "$HUB_TAG" src | xz -9 -T0 > "$CARRY/python/hub-src.txz"
+
 {
     echo "assembled $(date -u +%FT%TZ) from $(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet || echo ' (dirty)')"
     echo "djl sources: $DJL_TAG $(git --git-dir="$DJL_GIT_DIR" rev-parse "$DJL_TAG^{commit}") (Apache-2.0, github.com/deepjavalibrary/djl)"
+    echo "diffusers $DIFFUSERS_TAG $(git --git-dir="$DIFFUSERS_GIT_DIR" rev-parse "$DIFFUSERS_TAG^{commit}") (Apache-2.0)"
+    echo "huggingface_hub $HUB_TAG $(git --git-dir="$HUB_GIT_DIR" rev-parse "$HUB_TAG^{commit}") (Apache-2.0)"
     echo "jre: $("$TMP/jre/bin/java" -version 2>&1 | head -1); modules $MODULES"
     (cd "$CARRY" && find . -type f ! -name MANIFEST.txt | sort | xargs sha256sum)
 } > "$CARRY/MANIFEST.txt"

@@ -7,9 +7,13 @@
 # Phases, each timed: the device's torch (Python) -> the jlinked JRE -> DJL's PyTorch JNI built
 # with cmake against that torch -> the JNI placed in DJL's cache -> `jdiffusion info`, a GPU smoke
 # run, CPU vs GPU images from the same seed (compared with pngdiff.py), GPU/CPU timings and a
-# float16 run. Writes $OUT/log (everything), $OUT/summary.txt (one line a phase), $OUT/jni-build.log,
-# the contact sheets and $OUT/libdjl_torch.so.gz (to carry next time and skip the build, see
-# JNI_SO). Never stops at the first failure: every phase that can still run, runs.
+# float16 run, then the side-by-side benchmark: `jdiffusion bench` (SD 1.5-shaped UNet step, VAE
+# decode, 20-step pipeline, peak GPU memory; float32 and float16) and diffusers_bench.py, the same
+# on diffusers v0.27.2 and the device's torch, joined by bench_ratio.py. Writes $OUT/log
+# (everything), $OUT/summary.txt (one line a phase), $OUT/jni-build.log, the contact sheets, the
+# bench tables (bench-*.txt, bench-*.md, bench-ratio.md) and $OUT/libdjl_torch.so.gz (to carry
+# next time and skip the build, see JNI_SO). Never stops at the first failure: every phase that
+# can still run, runs.
 #
 # Overrides (environment), mostly to rehearse on a machine without GPU or Python torch:
 #   TORCH_LIB, TORCH_VERSION, TORCH_FLAVOR, TORCH_CMAKE, TORCH_ABI  skip the Python probe
@@ -19,6 +23,10 @@
 #   PT_VERSION=...    passed to cmake (DJL's build.sh uses V1_13_X for torch 1.13..2.1)
 #   JNI_ONLY=1        stop after building the JNI (JNI_BUILD_TIMEOUT: seconds, 330)
 #   DEVICE=gpu:0      the --device of the GPU runs (cpu for a rehearsal)
+#   BENCH_LATENT=64 BENCH_STEPS=20 BENCH_REPEAT=3  sizes of the side-by-side benchmark
+#   BENCH_UNET=file   a small UNet config.json instead of SD 1.5's (rehearsals)
+#   BENCH_DTYPES="fp32 fp16"  the types benchmarked (a CPU rehearsal with torch < 2: fp32)
+#   NO_BENCH=1        skip the benchmark phases
 #   WORK=/tmp/jdiffusion-gpu  scratch folder
 set -uo pipefail
 
@@ -219,7 +227,7 @@ compare() {
 main() {
     echo "device-check for issue 19, $(date -u +%FT%TZ) on $(hostname), $(nproc) cores"
     [[ -f "$CARRY/MANIFEST.txt" ]] || { summary "no .gpu-carry/ here: run scripts/gpu/assemble-carry.sh and carry it"; return 1; }
-    head -3 "$CARRY/MANIFEST.txt"
+    head -5 "$CARRY/MANIFEST.txt"
     rm -f "$OUT/summary.txt"
     probe_torch || return 1
     unpack_jre || return 1
@@ -256,7 +264,7 @@ main() {
     # the images must agree up to floating-point differences (cuDNN may use TF32 convolutions).
     gen cpu-images 180 --device cpu --seed 13 -n 4 --sheet "$WORK/cpu-sheet.png" -o "$WORK/cpu"
     gen gpu-images 120 --device "$DEVICE" --seed 13 -n 4 --sheet "$WORK/gpu-sheet.png" -o "$WORK/gpu"
-    compare cpu-vs-gpu "$WORK/cpu-sheet.png" "$WORK/gpu-sheet.png" 2.0
+    compare cpu-vs-gpu "$WORK/cpu-sheet.png" "$WORK/gpu-sheet.png" 1.0
 
     # Throughput: the "done in" lines (generation only, after the model is loaded).
     gen cpu-time-16 180 --device cpu --seed 21 -n 16 -o "$WORK/t-cpu"
@@ -265,8 +273,66 @@ main() {
     gen gpu-half 120 --device "$DEVICE" --half --seed 13 -n 4 --sheet "$WORK/gpu-half-sheet.png" -o "$WORK/half" \
         && compare half-vs-fp32 "$WORK/gpu-sheet.png" "$WORK/gpu-half-sheet.png" 4.0
 
-    phase bench
-    done_phase TODO "jdiffusion bench has no --device option (BenchCommand/BenchOptions run on CPU); GPU bench figures need that option first"
+    [[ "${NO_BENCH:-0}" == 1 ]] || bench
+}
+
+# The side-by-side benchmark: jdiffusion's bench and diffusers_bench.py on the same shapes.
+bench() {
+    local latent="${BENCH_LATENT:-64}" steps="${BENCH_STEPS:-20}" repeat="${BENCH_REPEAT:-3}"
+    local dtypes="${BENCH_DTYPES:-fp32 fp16}" pydevice="cpu" d
+    [[ "$DEVICE" == gpu* ]] && pydevice="cuda:${DEVICE#gpu:}" && [[ "$DEVICE" == gpu ]] && pydevice=cuda
+    local common=(--only unet-sd15,vae,pipeline-sd15 --batch 2 --latent-size "$latent"
+        --steps "$steps" --repeat "$repeat" --warmup 1 --work "$WORK/bench"
+        --tokenizer "$ROOT/diffusion-djl/src/test/resources/fixtures/clip")
+    local pycommon=(--only unet-sd15,vae,pipeline-sd15 --batch 2 --latent-size "$latent"
+        --steps "$steps" --repeat "$repeat" --warmup 1)
+    if [[ -n "${BENCH_UNET:-}" ]]; then common+=(--unet-config "$BENCH_UNET"); pycommon+=(--unet-config "$BENCH_UNET"); fi
+    local pairs=()
+    for d in $dtypes; do
+        phase "bench-jd-$d"
+        local half=(); [[ $d == fp16 ]] && half=(--half)
+        JD_TIMEOUT=300 jd bench --device "$DEVICE" "${half[@]}" "${common[@]}" > "$OUT/bench-jdiffusion-$d.txt" 2>&1
+        local rc=$?
+        grep -E '^(device|UNet|SD 1.5|forward|[0-9]+ steps|steps per|peak GPU|FAILED|writing)' "$OUT/bench-jdiffusion-$d.txt"
+        if [[ $rc == 0 ]] && ! grep -q '| failed |' "$OUT/bench-jdiffusion-$d.txt"; then
+            done_phase ok "$(grep -E '^\| (unet-sd15|pipeline-sd15) \| (forward batch 2|steps per)' "$OUT/bench-jdiffusion-$d.txt" | awk -F'|' '{printf "%s %s %s; ", $3, $4, $5}')"
+        else
+            done_phase FAIL "rc $rc (see bench-jdiffusion-$d.txt)"
+        fi
+        pairs+=("$d" "$OUT/bench-jdiffusion-$d.txt" "$OUT/bench-diffusers-$d.md")
+    done
+
+    phase bench-py-src
+    rm -rf "$WORK/py"; mkdir -p "$WORK/py"
+    local ok=1 f
+    for f in diffusers-src.txz hub-src.txz; do
+        mkdir -p "$WORK/py/${f%-src.txz}"
+        if command -v xz >/dev/null; then
+            tar -xJf "$CARRY/python/$f" -C "$WORK/py/${f%-src.txz}" || ok=0
+        else
+            python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+                "$CARRY/python/$f" "$WORK/py/${f%-src.txz}" || ok=0
+        fi
+    done
+    if [[ $ok == 1 ]]; then done_phase ok "$(grep -E '^(diffusers|huggingface_hub) ' "$CARRY/MANIFEST.txt" | tr '\n' ' ')"; else done_phase FAIL "no diffusers sources in .gpu-carry/python"; return 1; fi
+
+    phase bench-diffusers
+    PYTHONPATH="$ROOT/scripts/reference:$WORK/py/diffusers/src:$WORK/py/hub/src" HF_HUB_OFFLINE=1 \
+        timeout 300 python3 "$ROOT/scripts/gpu/diffusers_bench.py" --device "$pydevice" \
+        --dtype "$(echo $dtypes | tr ' ' ,)" "${pycommon[@]}" --markdown "$OUT/bench-diffusers-{dtype}.md" \
+        > "$OUT/bench-diffusers.log" 2>&1
+    local rc=$?
+    grep -vE '^\|' "$OUT/bench-diffusers.log" | grep -vE '^\s+(File|\^)' | tail -60
+    if [[ $rc == 0 ]]; then done_phase ok "$(grep -E '^(diffusers|device) ' "$OUT/bench-diffusers.log" | head -2 | tr '\n' ' ')"; else done_phase FAIL "rc $rc (see bench-diffusers.log)"; fi
+
+    phase bench-ratio
+    if python3 "$ROOT/scripts/gpu/bench_ratio.py" "${pairs[@]}" > "$OUT/bench-ratio.md" 2>&1; then
+        cat "$OUT/bench-ratio.md"
+        done_phase ok "bench-ratio.md: $(grep -cE '^\| (unet|vae|pipeline)' "$OUT/bench-ratio.md") rows"
+    else
+        cat "$OUT/bench-ratio.md"
+        done_phase FAIL "no figures to join"
+    fi
 }
 
 main 2>&1 | tee -a "$OUT/log"
