@@ -86,15 +86,20 @@ EOF
     done_phase ok "torch $TORCH_VERSION_FULL ($TORCH_FLAVOR, cxx11 abi $TORCH_ABI) on $TORCH_GPU"
 }
 
+# untar_xz FILE DIR: unpacks a .txz with xz, or with Python's tarfile where there is no xz.
+untar_xz() {
+    mkdir -p "$2"
+    if command -v xz >/dev/null; then
+        tar -xJf "$1" -C "$2"
+    else
+        python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2"
+    fi
+}
+
 unpack_jre() {
     phase jre
     rm -rf "$WORK/jre"
-    if command -v xz >/dev/null; then
-        tar -xJf "$CARRY/jre.txz" -C "$WORK"
-    else
-        python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
-            "$CARRY/jre.txz" "$WORK"
-    fi
+    untar_xz "$CARRY/jre.txz" "$WORK"
     JAVA="$WORK/jre/bin/java"
     if "$JAVA" -version; then done_phase ok "$("$JAVA" -version 2>&1 | head -1)"; else done_phase FAIL; return 1; fi
 }
@@ -279,14 +284,18 @@ main() {
 # The side-by-side benchmark: jdiffusion's bench and diffusers_bench.py on the same shapes.
 bench() {
     local latent="${BENCH_LATENT:-64}" steps="${BENCH_STEPS:-20}" repeat="${BENCH_REPEAT:-3}"
-    local dtypes="${BENCH_DTYPES:-fp32 fp16}" pydevice="cpu" d
-    [[ "$DEVICE" == gpu* ]] && pydevice="cuda:${DEVICE#gpu:}" && [[ "$DEVICE" == gpu ]] && pydevice=cuda
-    local common=(--only unet-sd15,vae,pipeline-sd15 --batch 2 --latent-size "$latent"
-        --steps "$steps" --repeat "$repeat" --warmup 1 --work "$WORK/bench"
-        --tokenizer "$ROOT/diffusion-djl/src/test/resources/fixtures/clip")
+    local dtypes="${BENCH_DTYPES:-fp32 fp16}" pydevice d
+    case "$DEVICE" in
+        gpu) pydevice=cuda ;;
+        gpu:*) pydevice="cuda:${DEVICE#gpu:}" ;;
+        *) pydevice=cpu ;;
+    esac
+    # The options both sides take; jdiffusion also needs a work folder and a tokenizer.
     local pycommon=(--only unet-sd15,vae,pipeline-sd15 --batch 2 --latent-size "$latent"
         --steps "$steps" --repeat "$repeat" --warmup 1)
-    if [[ -n "${BENCH_UNET:-}" ]]; then common+=(--unet-config "$BENCH_UNET"); pycommon+=(--unet-config "$BENCH_UNET"); fi
+    [[ -n "${BENCH_UNET:-}" ]] && pycommon+=(--unet-config "$BENCH_UNET")
+    local common=("${pycommon[@]}" --work "$WORK/bench"
+        --tokenizer "$ROOT/diffusion-djl/src/test/resources/fixtures/clip")
     local pairs=()
     for d in $dtypes; do
         phase "bench-jd-$d"
@@ -305,14 +314,8 @@ bench() {
     phase bench-py-src
     rm -rf "$WORK/py"; mkdir -p "$WORK/py"
     local ok=1 f
-    for f in diffusers-src.txz hub-src.txz; do
-        mkdir -p "$WORK/py/${f%-src.txz}"
-        if command -v xz >/dev/null; then
-            tar -xJf "$CARRY/python/$f" -C "$WORK/py/${f%-src.txz}" || ok=0
-        else
-            python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
-                "$CARRY/python/$f" "$WORK/py/${f%-src.txz}" || ok=0
-        fi
+    for f in diffusers hub; do
+        untar_xz "$CARRY/python/$f-src.txz" "$WORK/py/$f" || ok=0
     done
     if [[ $ok == 1 ]]; then done_phase ok "$(grep -E '^(diffusers|huggingface_hub) ' "$CARRY/MANIFEST.txt" | tr '\n' ' ')"; else done_phase FAIL "no diffusers sources in .gpu-carry/python"; return 1; fi
 

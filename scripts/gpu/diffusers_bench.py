@@ -100,19 +100,21 @@ class Bench:
         self.args = args
         self.device = torch.device(args.device)
         self.cuda = self.device.type == "cuda"
-        self.results = []
+        self.results = []  # (dtype name, table row)
+        self.dtype_name = None  # of the running section
 
     def add(self, section, name, value, unit, note):
-        self.results.append((section, name, value, unit, note))
+        self.results.append((self.dtype_name, (section, name, value, unit, note)))
         print(f"{name:<40s} {fmt(value):>10s} {unit:<8s} {note}", flush=True)
 
     def sync(self):
         if self.cuda:
             self.torch.cuda.synchronize(self.device)
 
-    def timed(self, fn):
-        """Median seconds of fn over args.repeat runs after args.warmup, and a spread note."""
-        for _ in range(self.args.warmup):
+    def timed(self, fn, warmup=None):
+        """Median seconds of fn over args.repeat runs after warmup (default args.warmup) runs,
+        and a spread note."""
+        for _ in range(self.args.warmup if warmup is None else warmup):
             fn()
         runs = []
         for _ in range(self.args.repeat):
@@ -148,6 +150,7 @@ class Bench:
     def section(self, name, dtype_name):
         torch = self.torch
         dtype = {"fp32": torch.float32, "fp16": torch.float16}[dtype_name]
+        self.dtype_name = dtype_name
         print(f"\n## {name} ({dtype_name})", flush=True)
         start = time.perf_counter()
         memory = GpuMemoryPeak(torch, self.device) if self.cuda else None
@@ -159,7 +162,7 @@ class Bench:
                 getattr(self, name.replace("-", "_"))(dtype, dtype_name)
         except Exception as e:  # one failing section must not stop the others
             traceback.print_exc()
-            self.results.append((name, "failed", float("nan"), "", f"{dtype_name}: {e!r}"))
+            self.results.append((dtype_name, (name, "failed", float("nan"), "", f"{dtype_name}: {e!r}")))
         finally:
             if memory is not None:
                 peak = memory.close()
@@ -233,12 +236,8 @@ class Bench:
             image[0, 0, 0, 0].float().item()
 
         for _ in range(a.warmup):
-            run(2)
-        warmup, a.warmup = a.warmup, 0
-        try:
-            med, spread = self.timed(lambda: run(a.steps))
-        finally:
-            a.warmup = warmup
+            run(2)  # warm with a short run, as jdiffusion's pipeline-sd15 does
+        med, spread = self.timed(lambda: run(a.steps), warmup=0)
         self.add("pipeline-sd15", f"{a.steps} steps ddim, guidance 7.5, text to image", med,
                  "s/image", f"{dtype_name}; {px}², diffusers StableDiffusionPipeline, prompt"
                             f" embeddings given (no text encoder), output_type pt; {spread}")
@@ -336,13 +335,12 @@ def main():
         for s in sections:
             bench.section(s, d)
     print()
-    print(table(bench.results))
+    print(table(row for _, row in bench.results))
     if a.markdown:
         for d in dtypes:
-            rows = [r for r in bench.results if r[4].startswith(d + ":") or r[4].startswith(d + ";")]
             with open(a.markdown.replace("{dtype}", d), "w", encoding="utf-8") as f:
-                f.write(table(rows) + "\n")
-    return 1 if any(r[1] == "failed" for r in bench.results) else 0
+                f.write(table(row for t, row in bench.results if t == d) + "\n")
+    return 1 if any(row[1] == "failed" for _, row in bench.results) else 0
 
 
 if __name__ == "__main__":

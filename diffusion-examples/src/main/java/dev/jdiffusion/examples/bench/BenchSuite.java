@@ -221,6 +221,11 @@ public final class BenchSuite {
         return UNet2DConditionConfig.fromJson(o.unetConfig());
     }
 
+    /** Whether {@code cfg} is SD 1.5's UNet (not a {@code --unet-config} of another shape). */
+    private static boolean isSd15(UNet2DConditionConfig cfg) {
+        return cfg.equals(UNet2DConditionConfig.fromJson(Sd15Configs.UNET));
+    }
+
     private static String machine() {
         String cpu = "unknown CPU";
         String mem = "";
@@ -428,7 +433,7 @@ public final class BenchSuite {
 
     private void load() throws Exception {
         UNet2DConditionConfig cfg = sdConfig();
-        boolean isSd = cfg.equals(UNet2DConditionConfig.fromJson(Sd15Configs.UNET));
+        boolean isSd = isSd15(cfg);
         Path sd = isSd ? sdFolder() : null;
         Path file;
         if (sd != null) {
@@ -611,7 +616,7 @@ public final class BenchSuite {
      */
     private Path pipelineFolder() throws IOException {
         UNet2DConditionConfig cfg = sdConfig();
-        if (cfg.equals(UNet2DConditionConfig.fromJson(Sd15Configs.UNET))) {
+        if (isSd15(cfg)) {
             return sdFolder();
         }
         if (o.tokenizer() == null) {
